@@ -1,0 +1,113 @@
+"""`gameday lab up`: start every lab component in order, wait for each, record it in state.json.
+
+State is saved after every process start, so `lab down` can clean up a half-started lab, and any
+failure stops what was already started before the error reaches the user.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from gameday.errors import LabAlreadyRunning, LabError, UsageError
+from gameday.lab import binaries, controlplane, pki, procs
+from gameday.lab.config import LabConfig
+from gameday.lab.down import stop_all
+from gameday.lab.hollow.pods import LAB_ENV_MARKER
+from gameday.lab.profiles import get_profile
+from gameday.lab.state import LabState
+from gameday.lab.waits import free_port, http_ok, port_taken, until
+from gameday.progress import Step
+
+PORT_NAMES = ("etcd", "etcd_peer", "apiserver", "labd")
+
+
+def _ports(requested: dict[str, int]) -> dict[str, int]:
+    ports = {}
+    for name in PORT_NAMES:
+        port = requested.get(name)
+        if port is None:
+            port = free_port()
+        elif port_taken(port):
+            raise UsageError(f"port {port} for {name} is already in use on 127.0.0.1: free it "
+                             f"or choose another (--{name.replace('_', '-')}-port)")
+        ports[name] = port
+    return ports
+
+
+def up(config: LabConfig, state_dir: Path, requested_ports: dict[str, int] | None = None,
+       quiet: bool = False, timeout_s: float = 120) -> LabState:
+    """Start a lab; return its state once every node is Ready (and the app, if deployed)."""
+    config.validate()
+    if (state_dir / "state.json").exists():
+        old = LabState.load(state_dir)
+        if old.running():
+            raise LabAlreadyRunning(
+                f"a lab is already running in {state_dir} ({', '.join(old.running())}): use it, "
+                "or stop it first with `gameday lab down`")
+    bins = binaries.resolve()
+    state = LabState(state_dir, config, _ports(requested_ports or {}))
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state.save()
+    try:
+        _start(state, bins, quiet, timeout_s)
+    except BaseException:
+        stop_all(state, quiet=True)
+        raise
+    return state
+
+
+def _start(state: LabState, bins: binaries.Binaries, quiet: bool, timeout_s: float) -> None:
+    profile = get_profile(state.config.profile)
+    ports = controlplane.Ports(state.ports["etcd"], state.ports["etcd_peer"],
+                               state.ports["apiserver"])
+    logs = state.dir / "logs"
+    keys = pki.generate(state.dir / "pki", controlplane.SERVICE_IP)
+    for identity in pki.IDENTITIES:
+        pki.write_kubeconfig(keys, identity, state.apiserver_url)
+    pki.write_kubeconfig(keys, "admin", state.apiserver_url, state.kubeconfig)
+
+    def spawn(name: str, argv: list[str]) -> procs.ProcRecord:
+        rec = procs.spawn(name, argv, logs, cwd=state.dir,
+                          env={LAB_ENV_MARKER: str(state.dir)} if name == "labd" else None)
+        state.processes[name] = rec
+        state.save()
+        return rec
+
+    t0 = time.monotonic()
+    with Step("starting etcd and kube-apiserver", quiet=quiet):
+        etcd = spawn("etcd", controlplane.etcd_argv(bins["etcd"], state.dir / "etcd", ports))
+        until("etcd", lambda: http_ok(f"http://127.0.0.1:{ports.etcd}/health"), 30, etcd)
+        api = spawn("kube-apiserver", controlplane.apiserver_argv(
+            bins["kube-apiserver"], keys, ports, state.dir, profile))
+        until("kube-apiserver /readyz", lambda: http_ok(
+            state.apiserver_url + "/readyz", keys.token("admin"), keys.ca_cert), 60, api)
+    with Step("starting controller-manager, scheduler and hollow nodes", quiet=quiet) as step:
+        spawn("kube-controller-manager", controlplane.controller_manager_argv(
+            bins["kube-controller-manager"], keys, profile))
+        spawn("kube-scheduler", controlplane.scheduler_argv(bins["kube-scheduler"], keys))
+        labd = spawn("labd", [sys.executable, "-m", "gameday.lab.labd",
+                              "--state-dir", str(state.dir)])
+        until("labd", lambda: http_ok(state.url("labd") + "/healthz"), 30, labd)
+        _wait_nodes_ready(state, keys, step, timeout_s)
+    if not quiet:
+        print(f"lab up in {time.monotonic() - t0:.1f}s — kubeconfig {state.kubeconfig} "
+              f"(context {state.context})", file=sys.stderr)
+
+
+def _wait_nodes_ready(state: LabState, keys: pki.Pki, step: Step, timeout_s: float) -> None:
+    from gameday.lab.status import node_rows
+
+    want = state.config.nodes
+
+    def all_ready() -> bool:
+        try:
+            rows = node_rows(state)
+        except LabError:
+            return False
+        ready = sum(1 for r in rows if r["ready"])
+        step.update(f"{ready}/{want} nodes Ready")
+        return ready >= want
+
+    until(f"{want} nodes Ready", all_ready, timeout_s, state.processes["labd"], interval_s=0.25)
