@@ -22,7 +22,9 @@ def free_port() -> int:
 
 
 def port_taken(port: int) -> bool:
+    """True when something listens on the port (TIME_WAIT leftovers do not count)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
