@@ -13,10 +13,14 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from aiohttp import web
+from google.api_core import retry as retries
+from google.api_core.future.polling import POLLING_PREDICATE
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import compute_v1
 
 from gameday.errors import ConditionTimeout
 from gameday.lab.compute.api import add_routes
@@ -26,6 +30,39 @@ from gameday.lab.hollow.host import NodeSpec
 from gameday.lab.profiles import Profile
 
 T = TypeVar("T")
+
+# `.result(polling=QUICK_POLLING)`: the client's default first waits 1 s between polls.
+QUICK_POLLING = retries.Retry(predicate=POLLING_PREDICATE, initial=0.05, maximum=0.2,
+                              multiplier=1.5, timeout=10)
+
+
+def quick_profile(base: Profile, **overrides: float) -> Profile:
+    """`base` with VM timings short enough for unit tests (tenths of a second)."""
+    quick = {"vm_boot": 0.1, "vm_stop": 0.3, "preemption_notice": 0.4,
+             "mig_recreate_delay": 0.3}
+    return replace(base, **{**quick, **overrides})
+
+
+def bind_operations(client: Any, operations: compute_v1.ZoneOperationsClient) -> None:
+    """Make `client`'s ExtendedOperation.result() poll `operations`, not Google.
+
+    google-cloud-compute 1.57 builds the ZoneOperationsClient its `.result()` polls lazily with
+    the default endpoint (transports/base.py `_zone_operations_client`), ignoring the caller's
+    `api_endpoint`: against the lab, every poll of an unfinished operation would go to
+    compute.googleapis.com. Pre-seeding the transport's cache is the only hook it offers.
+    """
+    client._transport._extended_operations_services["zone_operations"] = operations
+
+
+@dataclass(frozen=True)
+class Clients:
+    """The real google-cloud-compute clients, pointed at the lab endpoint."""
+
+    instances: compute_v1.InstancesClient
+    operations: compute_v1.ZoneOperationsClient
+    migs: compute_v1.InstanceGroupManagersClient
+    zones: compute_v1.ZonesClient
+    regions: compute_v1.RegionsClient
 
 
 @dataclass(frozen=True)
@@ -69,6 +106,18 @@ class RunningCompute:
         self.model = model
         self.loop = loop
         self.endpoint = f"http://127.0.0.1:{port}"
+
+    def clients(self) -> Clients:
+        """Fresh clients, anonymous, on this endpoint (as a game day would build them)."""
+        kw: dict[str, Any] = {"credentials": AnonymousCredentials(),
+                              "client_options": {"api_endpoint": self.endpoint}}
+        operations = compute_v1.ZoneOperationsClient(**kw)
+        instances = compute_v1.InstancesClient(**kw)
+        migs = compute_v1.InstanceGroupManagersClient(**kw)
+        for client in (instances, migs):
+            bind_operations(client, operations)
+        return Clients(instances, operations, migs, compute_v1.ZonesClient(**kw),
+                       compute_v1.RegionsClient(**kw))
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
         """Run a coroutine in the model's loop and return its result."""
