@@ -1,0 +1,271 @@
+"""Run Locust as child processes for the length of a fault, and always clean up after it.
+
+Locust runs out of process (`python -m locust`): in the pytest process gevent's monkey-patching
+clashes with kubernetes' ssl and google-cloud-compute's grpc (see shared ECOSYSTEM). Each run
+owns a folder with the generated locustfile, Locust's logs, CSVs and JSON. Stopping is SIGTERM
+(Locust's graceful stop, which writes the final JSON), then SIGKILL after a bound; every child
+is reaped, also when the scenario fails (context-manager exit). While it runs, each load
+process serves client-side metrics on a loopback port, listed in a Prometheus file_sd target.
+
+    with LoadRun(LoadSpec(host="http://127.0.0.1:8080"), out_dir, targets_dir=t) as load:
+        ...inject the fault, wait for recovery...
+    result = load.result()
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+import gameday
+from gameday.errors import ConditionTimeout
+from gameday.load.errors import LoadError
+from gameday.load.exporter import PORT_ENV
+from gameday.load.guard import DEADLINE_ENV
+from gameday.load.spec import LoadSpec
+from gameday.load.stats import LoadResult, read_result
+from gameday.load.wrapper import write_wrapper
+
+# Seconds a process may take past its time limit before its own guard SIGTERMs it.
+GUARD_GRACE_S = 10.0
+_POLL_S = 0.1
+_SCRAPE_TIMEOUT_S = 1.0
+
+
+class LoadRun:
+    """One Locust run: start() it, let the fault happen, stop() it, then read result().
+
+    out_dir receives `locust.log` (and `worker-N.log`), `load.json`, `load_stats_history.csv`,
+    `load_failures.csv`. targets_dir, when given, receives `gameday-load-<run_id>.json`, a
+    Prometheus file_sd target for the run's metrics, removed again on stop.
+    """
+
+    def __init__(self, spec: LoadSpec, out_dir: Path, *, targets_dir: Path | None = None,
+                 run_id: str | None = None, start_timeout_s: float = 30.0,
+                 stop_timeout_s: float = 10.0) -> None:
+        self.spec = spec
+        self.out_dir = Path(out_dir)
+        self.run_id = run_id or uuid.uuid4().hex[:8]
+        self.start_timeout_s = start_timeout_s
+        self.stop_timeout_s = stop_timeout_s
+        self.metrics_addresses: list[str] = []
+        self.sd_file = (Path(targets_dir) / f"gameday-load-{self.run_id}.json"
+                        if targets_dir is not None else None)
+        self.killed: list[str] = []  # names of processes that needed SIGKILL
+        self.exit_code: int | None = None
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._logs: dict[str, Path] = {}
+        self._prefix = self.out_dir / "load"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, wait_for_requests: bool = True) -> LoadRun:
+        """Spawn Locust; unless told not to, return only once requests are being answered.
+
+        Raises LoadError with the tail of Locust's log if a process exits early (broken
+        locustfile, unknown user class), or if no request completes within start_timeout_s.
+        """
+        if self._procs:
+            raise LoadError(f"load run {self.run_id} was already started; use a new LoadRun")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        wrapper = write_wrapper(self.out_dir, self.spec.locustfile, self.spec.shape)
+        deadline = time.time() + self.spec.time_limit_s + GUARD_GRACE_S
+        try:
+            if self.spec.workers == 0:
+                port = _free_port()
+                self._spawn("locust", self._main_args(wrapper), deadline, port)
+                self.metrics_addresses = [f"127.0.0.1:{port}"]
+            else:
+                self._start_distributed(wrapper, deadline)
+            self._write_sd_file()
+            if wait_for_requests:
+                self._wait_for_requests()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait(self, timeout_s: float) -> int:
+        """Wait for the run to end by itself (run time reached, shape ended); its exit code.
+
+        Locust exits 1 when any request failed: that is a result, not an error here.
+        """
+        main = self._procs.get(self._main_name)
+        if main is None:
+            raise LoadError(f"load run {self.run_id} was never started")
+        try:
+            main.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            raise ConditionTimeout(f"load run {self.run_id} to end by itself", timeout_s,
+                                   f"still running; see {self._logs[self._main_name]}") from exc
+        self.stop()
+        return main.returncode
+
+    def stop(self) -> None:
+        """SIGTERM the run, SIGKILL what is left after stop_timeout_s, reap all; idempotent."""
+        main = self._procs.get(self._main_name)
+        if main is not None:
+            _signal(main, signal.SIGTERM)
+            self._reap([main], self.stop_timeout_s)
+            self.exit_code = main.returncode
+        # workers quit when their master tells them; any left over get the same treatment
+        workers = [p for n, p in self._procs.items() if n != self._main_name]
+        for proc in workers:
+            _signal(proc, signal.SIGTERM)
+        self._reap(workers, self.stop_timeout_s)
+        if self.sd_file is not None:
+            self.sd_file.unlink(missing_ok=True)
+
+    def result(self) -> LoadResult:
+        """Totals and timeline of the finished run (all workers together)."""
+        if any(p.poll() is None for p in self._procs.values()):
+            raise LoadError(f"load run {self.run_id} is still running: stop() or wait() first")
+        if not self._procs:
+            raise LoadError(f"load run {self.run_id} was never started")
+        return read_result(self._prefix)
+
+    @property
+    def _main_name(self) -> str:
+        """The process that owns the run's stats: the only one, or the master."""
+        return "master" if self.spec.workers else "locust"
+
+    @property
+    def running(self) -> bool:
+        return any(p.poll() is None for p in self._procs.values())
+
+    def __enter__(self) -> LoadRun:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _main_args(self, wrapper: Path) -> list[str]:
+        spec = self.spec
+        return [
+            "-f", str(wrapper), "--headless", "--only-summary",
+            "--host", spec.host, "-u", str(spec.users), "-r", f"{spec.spawn_rate:g}",
+            "-t", f"{max(1, math.ceil(spec.time_limit_s))}s",
+            "--csv", str(self._prefix), "--csv-full-history",
+            "--json-file", str(self._prefix),
+            *spec.extra_args, *(spec.user_classes or []),
+        ]
+
+    def _start_distributed(self, wrapper: Path, deadline: float) -> None:
+        """A master (no users, no metrics) and N workers, each serving its own metrics port:
+        Prometheus sums them, so counts are as fresh as the scrape, not Locust's 3 s reports."""
+        master_port = _free_port()
+        self._spawn("master", [
+            *self._main_args(wrapper), "--master", "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", str(master_port), "--expect-workers", str(self.spec.workers),
+            "--expect-workers-max-wait", str(max(1, math.ceil(self.start_timeout_s))),
+        ], deadline, None)
+        for i in range(self.spec.workers):
+            port = _free_port()
+            self._spawn(f"worker-{i}", [
+                "-f", str(wrapper), "--worker", "--host", self.spec.host,
+                "--master-host", "127.0.0.1", "--master-port", str(master_port),
+                *self.spec.extra_args,
+            ], deadline, port)
+            self.metrics_addresses.append(f"127.0.0.1:{port}")
+
+    def _spawn(self, name: str, args: list[str], deadline: float, port: int | None) -> None:
+        log = self.out_dir / f"{name}.log"
+        package_root = str(Path(gameday.__file__).resolve().parent.parent)
+        env = {**os.environ, DEADLINE_ENV: f"{deadline:.3f}",
+               "PYTHONPATH": os.pathsep.join(
+                   p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+        env.pop(PORT_ENV, None)
+        if port is not None:
+            env[PORT_ENV] = str(port)
+        with open(log, "wb") as out:
+            self._procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "locust", *args], stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=env, cwd=self.out_dir, start_new_session=True,
+            )
+        self._logs[name] = log
+
+    def _write_sd_file(self) -> None:
+        """Atomically (Prometheus may read the folder at any moment)."""
+        if self.sd_file is None:
+            return
+        self.sd_file.parent.mkdir(parents=True, exist_ok=True)
+        target = [{"targets": self.metrics_addresses,
+                   "labels": {"job": "gameday-load", "run": self.run_id}}]
+        tmp = self.sd_file.with_name(f".{self.sd_file.name}.tmp")
+        tmp.write_text(json.dumps(target))
+        tmp.replace(self.sd_file)
+
+    def _wait_for_requests(self) -> None:
+        deadline = time.monotonic() + self.start_timeout_s
+        sent = 0.0
+        while time.monotonic() < deadline:
+            for name, proc in self._procs.items():
+                if proc.poll() is not None:
+                    raise LoadError(
+                        f"Locust ({name}) exited with code {proc.returncode} before sending "
+                        f"load; last lines of {self._logs[name]}:\n{_tail(self._logs[name])}")
+            sent = self.requests_sent()
+            if sent > 0:
+                return
+            time.sleep(_POLL_S)
+        raise LoadError(
+            f"Locust sent no request within {self.start_timeout_s:g}s ({self.spec.host}); "
+            f"last lines of its logs:\n" + "\n".join(_tail(p) for p in self._logs.values()))
+
+    def requests_sent(self) -> float:
+        """Requests completed so far, from the load processes' metrics (unreachable ones as 0)."""
+        total = 0.0
+        for address in self.metrics_addresses:
+            try:
+                with urllib.request.urlopen(f"http://{address}/metrics",
+                                            timeout=_SCRAPE_TIMEOUT_S) as resp:
+                    text = resp.read().decode()
+            except OSError:
+                continue  # not listening yet: the caller polls again
+            for family in text_string_to_metric_families(text):
+                if family.name == "gameday_load_requests":
+                    total += sum(s.value for s in family.samples if s.name.endswith("_total"))
+        return total
+
+    def _reap(self, procs: list[subprocess.Popen], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal(proc, signal.SIGKILL)
+                self.killed.append(next(n for n, p in self._procs.items() if p is proc))
+                proc.wait(timeout=5)
+
+
+def _signal(proc: subprocess.Popen, sig: signal.Signals) -> None:
+    """Signal a child we have not reaped yet (so its pid cannot have been reused)."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+
+
+def _free_port() -> int:
+    """A loopback port free right now; the tiny race with other binders is acceptable here."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return f"({path} was not written)"

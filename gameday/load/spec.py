@@ -1,0 +1,104 @@
+"""What load to send during a game day: the one user-facing description of a Locust run.
+
+Validated on construction, so a typo in a scenario fails before any fault is injected rather
+than after the cluster is already broken and the load never started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from gameday.errors import UsageError
+
+# A run without run_time_s still stops by itself after this long, so a harness that dies
+# without calling stop() never leaves load running against a cluster for more than an hour.
+SAFETY_CAP_S = 3600.0
+
+# Options LoadRun sets itself: passing them again would silently fight the runner.
+_RESERVED_ARGS = frozenset({
+    "-f", "--locustfile", "-H", "--host", "-u", "--users", "-r", "--spawn-rate", "-t",
+    "--run-time", "--csv", "--csv-full-history", "--json-file", "--headless", "--master",
+    "--worker", "--processes", "--master-bind-host", "--master-bind-port", "--master-host",
+    "--master-port", "--expect-workers", "--logfile", "--web-port", "--autostart",
+})
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """A Locust run: who sends what, to which host, for how long.
+
+    locustfile None means the default user: one FastHttpUser sending GET / with no wait, the
+    most load one process can give (~9,500 rps here). A user's own locustfile is used as is,
+    with HttpUser or FastHttpUser classes and, optionally, LoadTestShape classes; `shape` names
+    the one to use when the file has several (Locust alone would take the first one).
+    user_classes restricts the run to those User classes of the file.
+    workers 0 runs one process; N > 0 runs a master and N worker processes, for more load than
+    one core gives. run_time_s None runs until LoadRun.stop(), at most SAFETY_CAP_S.
+    """
+
+    host: str
+    users: int = 20
+    spawn_rate: float = 20
+    locustfile: Path | None = None
+    user_classes: list[str] | None = None
+    shape: str | None = None
+    workers: int = 0
+    run_time_s: float | None = None
+    extra_args: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        _check_host(self.host)
+        if self.users < 1:
+            raise UsageError(f"LoadSpec.users must be at least 1, got {self.users}")
+        if self.spawn_rate <= 0:
+            raise UsageError(f"LoadSpec.spawn_rate must be > 0 users/s, got {self.spawn_rate}")
+        if self.workers < 0:
+            raise UsageError(f"LoadSpec.workers must be 0 (one process) or more: {self.workers}")
+        if self.run_time_s is not None and not 0 < self.run_time_s <= SAFETY_CAP_S:
+            raise UsageError(
+                f"LoadSpec.run_time_s must be in (0, {SAFETY_CAP_S:g}] seconds, got "
+                f"{self.run_time_s}; use None to run until stop()"
+            )
+        if self.locustfile is not None:
+            path = Path(self.locustfile)
+            if not path.is_file() or path.suffix != ".py":
+                raise UsageError(
+                    f"LoadSpec.locustfile {path} is not an existing .py file; give the path of "
+                    "your locustfile, or None for the default user"
+                )
+            object.__setattr__(self, "locustfile", path.resolve())
+        elif self.shape is not None or self.user_classes:
+            raise UsageError(
+                "LoadSpec.shape and user_classes select classes of your own locustfile: "
+                "set locustfile too"
+            )
+        if self.user_classes is not None and not self.user_classes:
+            raise UsageError("LoadSpec.user_classes is empty: give None to use every User class")
+        reserved = sorted(_RESERVED_ARGS.intersection(a.split("=", 1)[0] for a in self.extra_args))
+        if reserved:
+            raise UsageError(
+                f"LoadSpec.extra_args sets {', '.join(reserved)}, which LoadRun sets itself; use "
+                "the LoadSpec fields instead"
+            )
+        object.__setattr__(self, "extra_args", tuple(self.extra_args))
+
+    @property
+    def time_limit_s(self) -> float:
+        """How long Locust may run at most: the requested run time or the safety cap."""
+        return self.run_time_s if self.run_time_s is not None else SAFETY_CAP_S
+
+
+def _check_host(host: str) -> None:
+    """Reject hosts Locust would only fail on after starting (or send to a wrong place)."""
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"LoadSpec.host {host!r} is not a URL like http://127.0.0.1:8080; give scheme and host"
+        )
+    if parts.query or parts.fragment:
+        raise UsageError(
+            f"LoadSpec.host {host!r} has a query or fragment; give scheme://host[:port][/base] "
+            "and put queries in your locustfile's requests"
+        )
