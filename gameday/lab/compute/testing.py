@@ -162,14 +162,17 @@ def serve(layout: ClusterLayout, host: RecordingHost, profile: Profile, *,
         add_routes(app, model)
         runner = web.AppRunner(app, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        await model.start(timeout=start_timeout)
-        return model, runner, port
+        try:
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            await model.start(timeout=start_timeout)
+        except BaseException:
+            await model.close()
+            await runner.cleanup()
+            raise
+        return model, runner, runner.addresses[0][1]
 
     running: RunningCompute | None = None
-    runner: web.AppRunner | None = None
     try:
         model, runner, port = asyncio.run_coroutine_threadsafe(up(), loop).result(
             start_timeout + 5)
@@ -178,8 +181,7 @@ def serve(layout: ClusterLayout, host: RecordingHost, profile: Profile, *,
     finally:
         if running is not None:
             running.run(running.model.close())
-        if runner is not None:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+            running.run(runner.cleanup())
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
