@@ -1,0 +1,38 @@
+# Two entry points (see README): `make demo` runs a game day on the embedded lab,
+# `make test` runs the whole test suite. Both do all set-up on a fresh Debian machine.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: setup lab-install demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+setup: $(STAMP) lab-install
+
+lab-install: $(STAMP)
+	$(BIN)/gameday lab install
+
+demo: setup
+	$(BIN)/gameday lab up
+	$(BIN)/gameday lab status
+
+test: setup
+	$(BIN)/ruff check gameday tests scenarios bench conftest.py
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check gameday tests scenarios bench conftest.py
+
+bench: setup
+	$(BIN)/python bench/lab_up.py
+
+clean:
+	-$(BIN)/gameday lab down --purge
+	rm -rf $(VENV) .pytest_cache .ruff_cache

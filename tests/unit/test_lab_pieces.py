@@ -1,0 +1,67 @@
+"""Pure parts of the lab: profiles, GKE node labels, image table, control-plane flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gameday.errors import UsageError
+from gameday.lab import controlplane
+from gameday.lab.hollow.host import NodeSpec
+from gameday.lab.hollow.images import program_for, repository
+from gameday.lab.hollow.node import node_labels
+from gameday.lab.pki import generate
+from gameday.lab.profiles import TIMINGS, get_profile
+
+
+def test_profiles_cover_every_timing_and_fast_is_faster() -> None:
+    gke, fast = get_profile("gke"), get_profile("fast")
+    for name, timing in TIMINGS.items():
+        assert timing.source, name
+        assert getattr(fast, name) <= getattr(gke, name), name
+    assert gke.node_monitor_grace_period == 40 and gke.not_ready_toleration == 300
+    assert gke.hc_interval == 15 and gke.hc_unhealthy_threshold == 2
+    with pytest.raises(UsageError, match="gke, fast"):
+        get_profile("turbo")
+
+
+def _spec(provisioning: str) -> NodeSpec:
+    return NodeSpec("gke-lab-p-12345678-abcd", "europe-west1-b", "europe-west1", "p",
+                    provisioning, "proj", 42, "127.20.0.1")
+
+
+def test_node_labels_match_gke() -> None:
+    labels = node_labels(_spec("SPOT"))
+    assert labels["topology.kubernetes.io/zone"] == "europe-west1-b"
+    assert labels["topology.kubernetes.io/region"] == "europe-west1"
+    assert labels["cloud.google.com/gke-nodepool"] == "p"
+    assert labels["cloud.google.com/gke-spot"] == "true"
+    assert "cloud.google.com/gke-preemptible" not in labels
+    assert node_labels(_spec("PREEMPTIBLE"))["cloud.google.com/gke-preemptible"] == "true"
+    standard = node_labels(_spec("STANDARD"))
+    assert "cloud.google.com/gke-spot" not in standard
+    assert "cloud.google.com/gke-preemptible" not in standard
+
+
+def test_image_table_ignores_tag_and_digest() -> None:
+    assert repository("gameday-lab/sample-app:1") == "gameday-lab/sample-app"
+    assert repository("localhost:5000/x/y:2") == "localhost:5000/x/y"
+    assert repository("gameday-lab/sample-app@sha256:abc") == "gameday-lab/sample-app"
+    assert program_for("gameday-lab/sample-app:7") is not None
+    assert program_for("nginx:1.25") is None
+
+
+def test_control_plane_flags_follow_the_profile(tmp_path: Path) -> None:
+    keys = generate(tmp_path / "pki")
+    ports = controlplane.Ports(1, 2, 3)
+    fast = get_profile("fast")
+    api = controlplane.apiserver_argv(Path("kube-apiserver"), keys, ports, tmp_path, fast)
+    assert "--default-unreachable-toleration-seconds=8" in api
+    assert "--bind-address=127.0.0.1" in api
+    assert f"--service-cluster-ip-range={controlplane.SERVICE_CIDR}" in api
+    cm = controlplane.controller_manager_argv(Path("kcm"), keys, get_profile("gke"))
+    assert "--node-monitor-grace-period=40s" in cm
+    assert (tmp_path / "audit-policy.yaml").exists()
+    assert all("127.0.0.1" in a for a in controlplane.etcd_argv(Path("etcd"), tmp_path, ports)
+               if a.startswith("--listen"))
