@@ -1,0 +1,165 @@
+"""The one harness module that imports `google.cloud`: Compute Engine calls the faults need.
+
+The same code serves GKE (Application Default Credentials, the real endpoint) and the lab
+(`api_endpoint="http://127.0.0.1:PORT"` + `AnonymousCredentials`): only the constructor's
+arguments differ. Every call has a timeout, and every long-running operation is waited for with
+a bound, because an operation that never finishes must fail the step, not hang the game day.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials, Credentials
+from google.cloud import compute_v1
+
+from gameday.errors import ConditionTimeout, FaultError, UsageError
+
+_PROVIDER_ID = re.compile(r"gce://(?P<project>[^/]+)/(?P<zone>[^/]+)/(?P<name>[^/]+)")
+DO_NOTHING = "DO_NOTHING"
+REPAIR = "REPAIR"
+
+
+@dataclass(frozen=True)
+class InstanceRef:
+    """One VM, exactly as a GKE node's `spec.providerID` names it."""
+
+    project: str
+    zone: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"gce://{self.project}/{self.zone}/{self.name}"
+
+
+def parse_provider_id(provider_id: str) -> InstanceRef:
+    """Parse `gce://PROJECT/ZONE/INSTANCE` exactly (the whole string, three non-empty parts);
+    anything else is a usage error, never a guess."""
+    match = _PROVIDER_ID.fullmatch(provider_id or "")
+    if match is None:
+        raise UsageError(f"node providerID {provider_id!r} is not gce://PROJECT/ZONE/INSTANCE: "
+                         "this node is not a Compute Engine VM; use the k8s-only mode")
+    return InstanceRef(**match.groupdict())
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    ref: InstanceRef
+    id: int  # changes when a MIG recreates the VM under the same name
+    status: str  # RUNNING, STOPPING, TERMINATED, ...
+    provisioning: str  # STANDARD, SPOT, or PREEMPTIBLE (legacy scheduling.preemptible)
+
+
+@dataclass(frozen=True)
+class MigInfo:
+    project: str
+    zone: str
+    name: str
+    default_action_on_failure: str  # REPAIR (the default) or DO_NOTHING
+    instance_names: tuple[str, ...]
+
+
+class ComputeAdapter:
+    """Compute Engine for one set of credentials; project and zone come with each InstanceRef."""
+
+    def __init__(self, *, api_endpoint: str | None = None,
+                 credentials: Credentials | None = None, timeout: float = 30.0,
+                 operation_timeout: float = 300.0) -> None:
+        if api_endpoint and credentials is None:
+            credentials = AnonymousCredentials()  # an emulator: nothing to authenticate to
+        options = ClientOptions(api_endpoint=api_endpoint) if api_endpoint else None
+        kwargs: dict[str, Any] = {"credentials": credentials, "client_options": options}
+        self.timeout = timeout
+        self.operation_timeout = operation_timeout
+        self._instances = compute_v1.InstancesClient(**kwargs)
+        self._migs = compute_v1.InstanceGroupManagersClient(**kwargs)
+        self._operations = compute_v1.ZoneOperationsClient(**kwargs)
+
+    def _wait(self, operation: Any, ref_project: str, zone: str, what: str) -> None:
+        """Block on zoneOperations.wait until DONE, bounded by `operation_timeout`.
+
+        Why not `ExtendedOperation.result()`: in google-cloud-compute 1.57 it polls through a
+        ZoneOperationsClient built with the *default* endpoint, ignoring `api_endpoint`, so
+        against an emulator it would poll compute.googleapis.com.
+        """
+        deadline = time.monotonic() + self.operation_timeout
+        op = operation
+        while op.status != compute_v1.Operation.Status.DONE:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ConditionTimeout(f"Compute operation {what}", self.operation_timeout,
+                                       f"{op.name} {op.status.name}")
+            op = self._guard(f"wait for {what}", lambda o=op, t=left: self._operations.wait(
+                project=ref_project, zone=zone, operation=o.name,
+                timeout=min(t, self.timeout)))
+        if op.error and op.error.errors:
+            detail = "; ".join(f"{e.code}: {e.message}" for e in op.error.errors)
+            raise FaultError(f"Compute operation {what} failed: {detail}")
+
+    def _guard(self, what: str, call: Any) -> Any:
+        try:
+            return call()
+        except gexc.NotFound as exc:
+            raise FaultError(f"{what}: not found ({exc.message}); check the project/zone, or "
+                             "whether the VM was deleted outside the game day") from exc
+        except gexc.GoogleAPICallError as exc:
+            raise FaultError(f"{what} failed: {exc}") from exc
+
+    def get_instance(self, ref: InstanceRef) -> InstanceInfo:
+        inst = self._guard(f"get {ref}", lambda: self._instances.get(
+            project=ref.project, zone=ref.zone, instance=ref.name, timeout=self.timeout))
+        sched = inst.scheduling
+        provisioning = sched.provisioning_model or (
+            "PREEMPTIBLE" if sched.preemptible else "STANDARD")
+        return InstanceInfo(ref=ref, id=int(inst.id), status=inst.status,
+                            provisioning=provisioning)
+
+    def simulate_maintenance_event(self, ref: InstanceRef) -> None:
+        """On a Spot/preemptible VM this is a preemption (GCE's documented way to test one)."""
+        op = self._guard(f"simulateMaintenanceEvent {ref}",
+                         lambda: self._instances.simulate_maintenance_event(
+                             project=ref.project, zone=ref.zone, instance=ref.name,
+                             timeout=self.timeout))
+        self._wait(op, ref.project, ref.zone, f"simulateMaintenanceEvent {ref}")
+
+    def stop_instance(self, ref: InstanceRef) -> None:
+        op = self._guard(f"stop {ref}", lambda: self._instances.stop(
+            project=ref.project, zone=ref.zone, instance=ref.name, timeout=self.timeout))
+        self._wait(op, ref.project, ref.zone, f"stop {ref}")
+
+    def start_instance(self, ref: InstanceRef) -> None:
+        op = self._guard(f"start {ref}", lambda: self._instances.start(
+            project=ref.project, zone=ref.zone, instance=ref.name, timeout=self.timeout))
+        self._wait(op, ref.project, ref.zone, f"start {ref}")
+
+    def list_migs(self, project: str, zone: str) -> list[MigInfo]:
+        """The zone's managed instance groups with their member instance names."""
+        migs = self._guard(f"list MIGs in {project}/{zone}", lambda: list(self._migs.list(
+            project=project, zone=zone, timeout=self.timeout)))
+        out = []
+        for mig in migs:
+            members = self._guard(f"listManagedInstances {mig.name}", lambda m=mig: list(
+                self._migs.list_managed_instances(project=project, zone=zone,
+                                                  instance_group_manager=m.name,
+                                                  timeout=self.timeout)))
+            names = tuple(m.instance.rsplit("/", 1)[-1] for m in members)
+            policy = mig.instance_lifecycle_policy.default_action_on_failure or REPAIR
+            out.append(MigInfo(project, zone, mig.name, policy, names))
+        return out
+
+    def set_mig_failure_action(self, project: str, zone: str, mig: str, action: str) -> None:
+        """DO_NOTHING keeps stopped members down (a held zone outage); REPAIR restores GKE's
+        default of recreating them."""
+        resource = compute_v1.InstanceGroupManager(
+            instance_lifecycle_policy=compute_v1.InstanceGroupManagerInstanceLifecyclePolicy(
+                default_action_on_failure=action))
+        op = self._guard(f"patch MIG {mig}", lambda: self._migs.patch(
+            project=project, zone=zone, instance_group_manager=mig,
+            instance_group_manager_resource=resource, timeout=self.timeout))
+        self._wait(op, project, zone,
+                   f"patch MIG {project}/{zone}/{mig} defaultActionOnFailure={action}")

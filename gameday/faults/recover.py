@@ -1,0 +1,68 @@
+"""Replay outstanding ledger records after a crash (`gameday recover --ledger PATH`).
+
+Each record names its fault kind; the kind's `undo` classmethod puts the cluster back from the
+record's data alone, idempotently, so running recover twice (or after a partial revert) is safe.
+A record for another kube context is refused (SafetyError) rather than applied to the wrong
+cluster; a torn last line (a crash mid-write) is reported and skipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gameday.errors import FaultError, SafetyError, UsageError
+from gameday.faults.base import Fault
+from gameday.faults.healthcheck_lag import HealthcheckLag
+from gameday.faults.ledger import Ledger
+from gameday.faults.node_drain import NodeDrain
+from gameday.faults.node_preemption import NodePreemption
+from gameday.faults.pod_kill import PodKill
+from gameday.faults.zone_outage import ZoneOutage
+
+if TYPE_CHECKING:
+    from gameday.adapters.compute import ComputeAdapter
+    from gameday.adapters.kube import KubeAdapter
+
+FAULT_KINDS: dict[str, type[Fault]] = {
+    cls.kind: cls for cls in (PodKill, NodeDrain, NodePreemption, ZoneOutage, HealthcheckLag)
+}
+
+
+def recover(ledger_path: Path, kube: KubeAdapter, compute: ComputeAdapter | None) -> list[str]:
+    """Revert every record without a `reverted` mark; returns one line per action taken.
+
+    Raises FaultError after trying every record if any could not be reverted (the others are
+    reverted and marked, so a re-run only retries the failures).
+    """
+    ledger = Ledger(Path(ledger_path))
+    if not ledger.path.exists():
+        raise UsageError(f"no ledger at {ledger.path}: pass the run folder's "
+                         "revert-ledger.jsonl")
+    state = ledger.read()
+    lines = [f"ignored a torn line (crash mid-write): {t[:120]!r}" for t in state.torn]
+    failures = []
+    foreign = sorted({r.context for r in state.outstanding} - {kube.context})
+    if foreign:  # checked before any revert: never half-recover onto the wrong cluster
+        raise SafetyError(f"ledger {ledger.path} has outstanding records for kube context(s) "
+                          f"{', '.join(foreign)}, but recover runs against {kube.context!r}: "
+                          f"re-run with --context {foreign[0]}")
+    for record in state.outstanding:
+        fault = FAULT_KINDS.get(record.kind)
+        if fault is None:
+            failures.append(f"{record.id}: unknown fault kind {record.kind!r}")
+            continue
+        try:
+            done = fault.undo(record.undo, kube, compute)
+        except Exception as exc:  # keep going: one stuck record must not block the others
+            failures.append(f"{record.id}: {type(exc).__name__}: {exc}")
+            continue
+        ledger.mark_reverted(record.id)
+        lines += [f"{record.id}: {line}" for line in done]
+    if not state.outstanding:
+        lines.append("nothing outstanding: every recorded fault was reverted")
+    if failures:
+        raise FaultError("recover could not revert: " + "; ".join(failures)
+                         + ". Fix the cause and run recover again (reverted records are "
+                           "marked and will not be replayed)")
+    return lines
