@@ -94,11 +94,15 @@ class ComputeModel:
     # ----- lifecycle of the model itself
 
     async def start(self, timeout: float | None = None) -> None:
-        """Boot every VM and return once all are RUNNING (bounded: vm_boot plus host calls)."""
+        """Bring every VM up and return once all are RUNNING and their nodes powered on.
+
+        No boot delay here: `lab up` stands for a cluster that already exists, so only VMs
+        (re)created during a game day pay the profile's vm_boot.
+        """
         for inst in self._instances.values():
             self._record(inst, "provisioning")
-            self._run(inst, self._boot(inst, None))
-        bound = timeout if timeout is not None else self.profile.vm_boot + HOST_CALL_TIMEOUT
+            self._run(inst, self._boot(inst, None, boot_s=0.0))
+        bound = timeout if timeout is not None else HOST_CALL_TIMEOUT
         try:
             await asyncio.wait_for(asyncio.gather(*self._tasks.values()), bound)
         except TimeoutError:
@@ -237,11 +241,13 @@ class ComputeModel:
 
     # ----- flows (one task per VM)
 
-    async def _boot(self, inst: Instance, op: Operation | None) -> None:
+    async def _boot(self, inst: Instance, op: Operation | None,
+                    boot_s: float | None = None) -> None:
+        boot_s = self.profile.vm_boot if boot_s is None else boot_s
         inst.status = "PROVISIONING"
-        await asyncio.sleep(self.profile.vm_boot / 2)
+        await asyncio.sleep(boot_s / 2)
         inst.status = "STAGING"
-        await asyncio.sleep(self.profile.vm_boot / 2)
+        await asyncio.sleep(boot_s / 2)
         inst.status = "RUNNING"
         inst.current_action = "NONE"
         inst.last_start = time.time()
