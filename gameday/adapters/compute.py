@@ -20,7 +20,7 @@ from google.cloud import compute_v1
 
 from gameday.errors import ConditionTimeout, FaultError, UsageError
 
-_PROVIDER_ID = re.compile(r"gce://(?P<project>[^/]+)/(?P<zone>[^/]+)/(?P<name>[^/]+)")
+_PROVIDER_ID = re.compile(r"gce://(?P<project>[^/\s]+)/(?P<zone>[^/\s]+)/(?P<name>[^/\s]+)")
 DO_NOTHING = "DO_NOTHING"
 REPAIR = "REPAIR"
 

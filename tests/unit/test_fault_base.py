@@ -1,0 +1,110 @@
+"""The Fault contract on a toy fault whose 'cluster' is a dict: order of safety, ledger and
+writes; revert on every exit path; dry run makes zero writes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from gameday.errors import SafetyError
+from gameday.faults.base import Fault, FaultPlan, FaultResult, Target
+from gameday.faults.ledger import Ledger
+from gameday.faults.safety import Safety
+
+
+class ToyCordon(Fault):
+    """Sets cluster[node] = 'cordoned'; undo sets it back to the recorded old value."""
+
+    kind = "toy"
+
+    def __init__(self, target: Target, node: str, fail_after_write: bool = False) -> None:
+        super().__init__(target)
+        self.node = node
+        self.fail_after_write = fail_after_write
+
+    def _make_plan(self) -> FaultPlan:
+        cluster = self.target.kube.cluster
+        return FaultPlan(self.kind, self.target.kube.context, f"cordon {self.node}",
+                         (self.node,), (f"PATCH node/{self.node}",),
+                         {"node": self.node, "old": cluster[self.node]})
+
+    def _apply(self, plan: FaultPlan, result: FaultResult) -> None:
+        assert self.target.ledger.read().outstanding, "ledger record must precede the write"
+        self.target.kube.cluster[self.node] = "cordoned"
+        if self.fail_after_write:
+            raise RuntimeError("boom half-way")
+
+    @classmethod
+    def undo(cls, undo: Mapping[str, Any], kube: Any, compute: Any) -> list[str]:
+        kube.cluster[undo["node"]] = undo["old"]
+        return [f"restored {undo['node']}"]
+
+
+def make(tmp_path: Path, context: str = "gameday-lab", dry_run: bool = False) -> Target:
+    kube = SimpleNamespace(context=context, cluster={"n1": "ok"})
+    events: list[tuple[str, str]] = []
+    target = Target(kube=kube, safety=Safety(), ledger=Ledger(tmp_path / "l.jsonl"),  # type: ignore[arg-type]
+                    dry_run=dry_run, evidence=lambda k, m, d: events.append((k, m)))
+    target.events = events  # type: ignore[attr-defined]
+    return target
+
+
+def test_with_block_reverts_on_pass(tmp_path: Path) -> None:
+    target = make(tmp_path)
+    with ToyCordon(target, "n1"):
+        assert target.kube.cluster["n1"] == "cordoned"
+    assert target.kube.cluster["n1"] == "ok"
+    assert target.ledger.read().outstanding == ()
+    assert [k for k, _ in target.events] == ["toy.plan", "toy.reverted"]
+
+
+@pytest.mark.parametrize("error", [AssertionError("slo failed"), KeyError("bug")])
+def test_with_block_reverts_on_failure_and_keeps_the_error(tmp_path: Path,
+                                                           error: Exception) -> None:
+    target = make(tmp_path)
+    with pytest.raises(type(error)), ToyCordon(target, "n1"):
+        raise error
+    assert target.kube.cluster["n1"] == "ok"
+    assert target.ledger.read().outstanding == ()
+
+
+def test_half_injected_fault_reverts_itself(tmp_path: Path) -> None:
+    target = make(tmp_path)
+    with pytest.raises(RuntimeError, match="half-way"), ToyCordon(target, "n1",
+                                                                 fail_after_write=True):
+        pytest.fail("the body must not run when inject failed")
+    assert target.kube.cluster["n1"] == "ok"
+    assert target.ledger.read().outstanding == ()
+
+
+def test_revert_is_idempotent(tmp_path: Path) -> None:
+    target = make(tmp_path)
+    fault = ToyCordon(target, "n1")
+    fault.inject()
+    assert fault.revert() == ["restored n1"]
+    assert fault.revert() == []
+    assert len(target.ledger.read().records) == 1
+
+
+def test_disallowed_context_refused_before_any_write(tmp_path: Path) -> None:
+    target = make(tmp_path, context="gke_prod")
+    with pytest.raises(SafetyError, match="--allow-context gke_prod"):
+        ToyCordon(target, "n1").inject()
+    assert target.kube.cluster["n1"] == "ok"
+    assert not target.ledger.path.exists()
+
+
+def test_dry_run_writes_nothing_and_reports_a_refusal(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    target = make(tmp_path, context="gke_prod", dry_run=True)
+    fault = ToyCordon(target, "n1")
+    with fault as result:
+        assert result.dry_run and "--allow-context" in (result.refused or "")
+    assert target.kube.cluster["n1"] == "ok"
+    assert not target.ledger.path.exists()
+    out = capsys.readouterr().out
+    assert "PATCH node/n1" in out and "REFUSED" in out
