@@ -1,1 +1,124 @@
-"""pytest plugin entry point (registered as `pytest11`). Imports nothing heavy."""
+"""gameday's pytest plugin (entry point `pytest11`): options, fixtures, and the safety nets.
+
+Imports nothing heavy at module level: this file loads in every pytest run of an environment
+where gameday is installed, including runs that never touch a cluster.
+
+Safety nets, outermost last:
+- `with gameday.inject(fault):` reverts on pass, assertion failure and exception;
+- SIGTERM is turned into KeyboardInterrupt, so the same `with` blocks unwind on it and Ctrl-C;
+- the `gameday` fixture's teardown reverts any fault the test left injected;
+- session end replays whatever the run's ledger still holds open;
+- after a SIGKILL, `gameday recover` replays the ledger from the run folder.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from gameday.errors import GamedayError
+from gameday.settings import OPTIONS, Settings, ini_name, resolve
+
+if TYPE_CHECKING:
+    from gameday.gameday import GameDay
+    from gameday.run import RunContext
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+RUN_KEY = pytest.StashKey["RunContext"]()
+OUTCOME_KEY = pytest.StashKey[dict[str, Any]]()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered as an interrupt so every `with` block and fixture teardown runs."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gameday", "gameday: game days on Kubernetes")
+    for option in OPTIONS:
+        kwargs: dict[str, Any] = {"dest": f"gameday_{option.name}", "help": option.help}
+        if option.kind == "bool":
+            kwargs["action"] = "store_true"
+        elif option.kind == "list":
+            kwargs["action"] = "append"
+        group.addoption(option.flag, **kwargs)
+        parser.addini(ini_name(option), option.help,
+                      type="linelist" if option.kind == "list" else "string")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "gameday: a game-day scenario (faults, load, SLO verdicts) — see gameday docs")
+    try:
+        settings = resolve(lambda n: config.getoption(f"gameday_{n}"),
+                           lambda n: config.getini(n))
+    except GamedayError as exc:
+        raise pytest.UsageError(f"gameday: {exc}") from exc
+    config.stash[SETTINGS_KEY] = settings
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated("SIGTERM received: reverting faults and stopping load")
+
+
+def _run(config: pytest.Config) -> RunContext:
+    if RUN_KEY not in config.stash:
+        from gameday.run import RunContext
+
+        config.stash[RUN_KEY] = RunContext(config.stash[SETTINGS_KEY])
+    return config.stash[RUN_KEY]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A scenario that takes a `zone` argument runs once per zone of the target."""
+    if "zone" in metafunc.fixturenames and not any(
+            "zone" in m.args[0] for m in metafunc.definition.iter_markers("parametrize")):
+        try:
+            zones = _run(metafunc.config).zones()
+        except GamedayError as exc:
+            raise pytest.UsageError(f"gameday: cannot list zones: {exc}") from exc
+        metafunc.parametrize("zone", zones)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Iterator[None]:
+    report = yield
+    outcomes = item.stash.setdefault(OUTCOME_KEY, {})
+    outcomes[report.when] = report.outcome
+    if report.failed and report.longrepr is not None:
+        outcomes[f"{report.when}_error"] = str(report.longreprtext)[-4000:]
+    return report
+
+
+@pytest.fixture(scope="session")
+def gameday_settings(pytestconfig: pytest.Config) -> Settings:
+    """The resolved gameday options of this session."""
+    return pytestconfig.stash[SETTINGS_KEY]
+
+
+@pytest.fixture(scope="session")
+def gameday_run(pytestconfig: pytest.Config) -> Iterator[RunContext]:
+    """The session's run: folder, ledger, target; reverts leftovers and stops its lab at end."""
+    run = _run(pytestconfig)
+    try:
+        yield run
+    finally:
+        for line in run.close():
+            print(f"gameday: session end: {line}")
+
+
+@pytest.fixture
+def gameday(gameday_run: RunContext, request: pytest.FixtureRequest) -> Iterator[GameDay]:
+    """The game-day API for one scenario: phases, load, faults, SLO verdicts, evidence."""
+    from gameday.gameday import GameDay
+
+    day = GameDay(gameday_run, request.node)
+    try:
+        yield day
+    finally:
+        day.close(request.node.stash.get(OUTCOME_KEY, {}))

@@ -1,0 +1,176 @@
+"""One pytest session's game-day run: its folder, its ledger, and the target it acts on.
+
+The run folder (`reports/<run-id>/`) holds everything a review or a recovery needs: the revert
+ledger, Locust's files, the evidence, and the reports. `reports/latest` points at the newest.
+The target is resolved lazily, so `pytest --collect-only` and unit tests never touch a cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import secrets
+import sys
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gameday.errors import LabNotRunning, UsageError
+from gameday.settings import Settings
+
+if TYPE_CHECKING:
+    from gameday.adapters.compute import ComputeAdapter
+    from gameday.adapters.kube import KubeAdapter
+    from gameday.faults.ledger import Ledger
+    from gameday.lab.profiles import Profile
+    from gameday.lab.state import LabState
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """Where a run acts: the cluster, its Prometheus, its Compute endpoint."""
+
+    kubeconfig: Path | None
+    context: str | None
+    prometheus_url: str | None
+    gce_endpoint: str | None
+    gce_project: str | None
+    profile_name: str  # timing profile: the lab's, or "gke" for a real cluster
+    lab: LabState | None = None
+
+    def describe(self) -> dict[str, str]:
+        """Environment rows for reports (no credentials: only names and URLs)."""
+        return {"context": self.context or "(kubeconfig default)",
+                "prometheus": self.prometheus_url or "(none)",
+                "compute_endpoint": self.gce_endpoint or "(Google Cloud default)",
+                "gce_project": self.gce_project or "(from node providerIDs)",
+                "timing_profile": self.profile_name,
+                "target": "embedded lab" if self.lab else "cluster"}
+
+
+def new_run_id() -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+class RunContext:
+    """Session-wide state behind the `gameday` fixtures."""
+
+    def __init__(self, settings: Settings, run_id: str | None = None) -> None:
+        self.settings = settings
+        self.run_id = run_id or new_run_id()
+        self.run_dir = (settings.report_dir / self.run_id).resolve()
+        self._started_lab: Path | None = None
+
+    def prepare_dir(self) -> Path:
+        """Create the run folder and point `reports/latest` at it."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        latest = self.run_dir.parent / "latest"
+        with contextlib.suppress(OSError):
+            if latest.is_symlink() or latest.exists():
+                latest.unlink()
+            latest.symlink_to(self.run_dir.name)
+        return self.run_dir
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        from gameday.faults.ledger import Ledger
+
+        return Ledger.in_run_folder(self.prepare_dir())
+
+    @cached_property
+    def target(self) -> TargetInfo:
+        s = self.settings
+        if not s.uses_lab:
+            return TargetInfo(s.kubeconfig, s.kube_context, s.prometheus_url, s.gce_endpoint,
+                              s.gce_project, "gke")
+        state = self._lab_state()
+        eps = state.endpoints()
+        return TargetInfo(state.kubeconfig, state.context,
+                          s.prometheus_url or eps.get("prometheus_url"),
+                          s.gce_endpoint or eps.get("compute_endpoint"),
+                          s.gce_project or eps.get("gce_project"), state.config.profile, state)
+
+    def _lab_state(self) -> LabState:
+        from gameday.lab.state import LabState, default_dir
+
+        lab_dir = (self.settings.lab_dir or default_dir()).resolve()
+        try:
+            state = LabState.load(lab_dir)
+            if len(state.running()) == len(state.processes):
+                return state
+            if self.settings.lab == "running":
+                raise LabNotRunning(f"the lab in {lab_dir} is only partly running "
+                                    f"({', '.join(state.running()) or 'nothing'}): restart it "
+                                    "with `gameday lab down && gameday lab up`")
+            from gameday.lab.down import down
+
+            down(lab_dir)
+        except LabNotRunning:
+            if self.settings.lab == "running":
+                raise
+        from gameday.lab.config import LabConfig
+        from gameday.lab.up import up
+
+        print(f"\ngameday: starting the embedded lab in {lab_dir} (--lab=off to refuse)",
+              file=sys.stderr)
+        state = up(LabConfig(), lab_dir)
+        self._started_lab = lab_dir
+        return state
+
+    @cached_property
+    def profile(self) -> Profile:
+        from gameday.lab.profiles import get_profile
+
+        return get_profile(self.target.profile_name)
+
+    @cached_property
+    def kube(self) -> KubeAdapter:
+        from gameday.adapters.kube import KubeAdapter
+
+        return KubeAdapter(self.target.kubeconfig, self.target.context)
+
+    @cached_property
+    def compute(self) -> ComputeAdapter | None:
+        """GCE mode when there is an endpoint (the lab) or the nodes are GCE VMs (GKE)."""
+        from gameday.adapters.compute import ComputeAdapter
+
+        if self.target.gce_endpoint:
+            return ComputeAdapter(api_endpoint=self.target.gce_endpoint)
+        if any((n.provider_id or "").startswith("gce://") for n in self.kube.list_nodes()):
+            return ComputeAdapter()  # Application Default Credentials, as on GKE
+        return None
+
+    def zones(self) -> list[str]:
+        """Zones of the target's nodes, for parametrizing zone scenarios."""
+        if override := self.settings.overrides.get("zones"):
+            return [z.strip() for z in override.split(",") if z.strip()]
+        if self.settings.uses_lab:
+            from gameday.lab.config import LabConfig
+            from gameday.lab.state import LabState, default_dir
+
+            lab_dir = (self.settings.lab_dir or default_dir()).resolve()
+            try:
+                return LabState.load(lab_dir).config.zone_names
+            except LabNotRunning:
+                return LabConfig().zone_names
+        zones = sorted({n.zone for n in self.kube.list_nodes() if n.zone})
+        if not zones:
+            raise UsageError("no node of the target cluster has a topology.kubernetes.io/zone "
+                             "label; pass --gameday-set zones=ZONE1,ZONE2")
+        return zones
+
+    def close(self) -> list[str]:
+        """Session end: revert anything still outstanding, stop a lab we started."""
+        messages: list[str] = []
+        if "ledger" in self.__dict__ and self.ledger.path.exists():
+            from gameday.faults.recover import recover
+
+            if self.ledger.read().outstanding:
+                messages += recover(self.ledger.path, self.kube, self.compute)
+        if self._started_lab is not None and not self.settings.keep_lab:
+            from gameday.lab.down import down
+
+            down(self._started_lab)
+        return messages
