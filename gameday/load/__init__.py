@@ -7,6 +7,6 @@ imports `exporter`, `guard`, `wrapper.classes_of` and `default_user` in its own 
 from gameday.load.errors import LoadError
 from gameday.load.runner import LoadRun
 from gameday.load.spec import LoadSpec
-from gameday.load.stats import LoadResult, TimelinePoint
+from gameday.load.stats import LoadResult, RequestTotals, TimelinePoint
 
-__all__ = ["LoadError", "LoadResult", "LoadRun", "LoadSpec", "TimelinePoint"]
+__all__ = ["LoadError", "LoadResult", "LoadRun", "LoadSpec", "RequestTotals", "TimelinePoint"]

@@ -31,7 +31,8 @@ from prometheus_client import (
     start_http_server,
 )
 
-PORT_ENV = "GAMEDAY_LOAD_METRICS_PORT"
+from gameday.load.wrapper import PORT_ENV
+
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 
 disable_created_metrics()  # this process is ours: keep /metrics to the series we define

@@ -16,7 +16,7 @@ import time
 import gevent
 from locust import events
 
-DEADLINE_ENV = "GAMEDAY_LOAD_DEADLINE"
+from gameday.load.wrapper import DEADLINE_ENV
 
 
 @events.init.add_listener

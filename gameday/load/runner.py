@@ -31,11 +31,9 @@ from prometheus_client.parser import text_string_to_metric_families
 import gameday
 from gameday.errors import ConditionTimeout
 from gameday.load.errors import LoadError
-from gameday.load.exporter import PORT_ENV
-from gameday.load.guard import DEADLINE_ENV
 from gameday.load.spec import LoadSpec
 from gameday.load.stats import LoadResult, read_result
-from gameday.load.wrapper import write_wrapper
+from gameday.load.wrapper import DEADLINE_ENV, PORT_ENV, write_wrapper
 
 # Seconds a process may take past its time limit before its own guard SIGTERMs it.
 GUARD_GRACE_S = 10.0
@@ -47,7 +45,7 @@ class LoadRun:
     """One Locust run: start() it, let the fault happen, stop() it, then read result().
 
     out_dir receives `locust.log` (and `worker-N.log`), `load.json`, `load_stats_history.csv`,
-    `load_failures.csv`. targets_dir, when given, receives `gameday-load-<run_id>.json`, a
+    `load_failures.json`. targets_dir, when given, receives `gameday-load-<run_id>.json`, a
     Prometheus file_sd target for the run's metrics, removed again on stop.
     """
 

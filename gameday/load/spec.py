@@ -33,7 +33,9 @@ class LoadSpec:
     most load one process can give (~9,500 rps here). A user's own locustfile is used as is,
     with HttpUser or FastHttpUser classes and, optionally, LoadTestShape classes; `shape` names
     the one to use when the file has several (Locust alone would take the first one).
-    user_classes restricts the run to those User classes of the file.
+    user_classes restricts the run to those User classes of the file. host replaces the `host`
+    attribute of every User class, as Locust's --host does (absolute URLs in requests still go
+    where they say).
     workers 0 runs one process; N > 0 runs a master and N worker processes, for more load than
     one core gives. run_time_s None runs until LoadRun.stop(), at most SAFETY_CAP_S.
     """

@@ -8,7 +8,8 @@ Sources, and why each:
   count and Locust's *current* percentiles, which are a ~10 s sliding window: the timeline's
   users and percentiles come from it, so a latency spike shows up smeared over ~10 s there
   (the Prometheus histogram from the exporter is the sharp one);
-- `_failures.csv` counts failures by error message: failures by kind.
+- `_failures.json` (written at exit by gameday/load/failures.py, as Locust's own
+  `_failures.csv` misses the last second) counts failures by error message.
 """
 
 from __future__ import annotations
@@ -39,6 +40,16 @@ class TimelinePoint:
 
 
 @dataclass(frozen=True)
+class RequestTotals:
+    """Totals of one request name (as Locust groups them: method and name)."""
+
+    method: str
+    name: str
+    requests: int
+    failures: int
+
+
+@dataclass(frozen=True)
 class LoadResult:
     """What the load saw over the whole run (all workers together)."""
 
@@ -51,6 +62,7 @@ class LoadResult:
     p95_ms: float | None
     p99_ms: float | None
     timeline: list[TimelinePoint]
+    by_request: dict[str, RequestTotals]  # "GET /checkout" -> totals
 
     @property
     def failure_ratio(self) -> float:
@@ -81,7 +93,7 @@ def read_result(prefix: Path) -> LoadResult:
     return LoadResult(
         requests=requests,
         failures=sum(int(e["num_failures"]) for e in entries),
-        failures_by_error=_failures_by_error(prefix.with_name(prefix.name + "_failures.csv")),
+        failures_by_error=_failures_by_error(prefix.with_name(prefix.name + "_failures.json")),
         duration_s=duration,
         rps=requests / duration if duration > 0 else 0.0,
         p50_ms=percentile(histogram, 0.50),
@@ -89,6 +101,11 @@ def read_result(prefix: Path) -> LoadResult:
         p99_ms=percentile(histogram, 0.99),
         timeline=_timeline(per_s, fail_per_s,
                            prefix.with_name(prefix.name + "_stats_history.csv")),
+        by_request={
+            f"{e['method']} {e['name']}": RequestTotals(
+                e["method"], e["name"], int(e["num_requests"]), int(e["num_failures"]))
+            for e in entries
+        },
     )
 
 
@@ -107,9 +124,8 @@ def _failures_by_error(path: Path) -> dict[str, int]:
     if not path.exists():
         return {}
     by_error: Counter[str] = Counter()
-    with path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            by_error[row["Error"]] += int(row["Occurrences"])
+    for error in json.loads(path.read_text()):
+        by_error[error["error"]] += int(error["occurrences"])
     return dict(by_error)
 
 
