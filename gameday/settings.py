@@ -116,7 +116,8 @@ def resolve(get_option: Any, get_ini: Any) -> Settings:
         raw = get_option(option.name)
         if raw in (None, (), []) or raw is False:
             raw = os.environ.get(env_name(option)) or get_ini(ini_name(option)) or None
-        values[option.name] = option.default if raw in (None, "", ()) else _coerce(option, raw)
+        raw = option.default if raw in (None, "", ()) else raw
+        values[option.name] = None if raw is None else _coerce(option, raw)
     return validate(values)
 
 
