@@ -340,6 +340,14 @@ class KubeAdapter:
                 names.append(pdb["metadata"]["name"])
         return names
 
+    def namespace_terminating(self, namespace: str) -> bool:
+        """True while a namespace is being deleted (its pods go with it; eviction is refused)."""
+        try:
+            doc = self._call("GET", f"/api/v1/namespaces/{quote(namespace)}")
+        except KubeNotFound:
+            return True
+        return (doc.get("status") or {}).get("phase") == "Terminating"
+
     # -- workloads --------------------------------------------------------------------------
 
     def deployment_status(self, namespace: str, name: str) -> DeploymentStatus:

@@ -54,6 +54,8 @@ def evict_with_retry(kube: KubeAdapter, pod: PodInfo, *, grace_seconds: int | No
             kube.evict_pod(pod.namespace, pod.name, grace_seconds)
             return True
         except KubeApiError as exc:
+            if exc.status == 403 and kube.namespace_terminating(pod.namespace):
+                return True  # the namespace controller is deleting it anyway
             if exc.status != 429:
                 raise
             refusal[:] = [exc.message, *exc.causes]
