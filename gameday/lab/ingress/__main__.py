@@ -1,0 +1,76 @@
+"""`python -m gameday.lab.ingress`: the lab's GCLB-like ingress load balancer process.
+
+    python -m gameday.lab.ingress --kubeconfig PATH --context gameday-lab \\
+        --listen 127.0.0.1:PORT --admin-listen 127.0.0.1:PORT2 --profile fast|gke
+
+Runs until SIGTERM/SIGINT; exits non-zero with a message if it cannot listen or reach the
+apiserver at start. `lab up` waits for `GET /healthz` on the admin address to answer 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from kubernetes import config as kube_config
+
+from gameday.errors import GamedayError
+from gameday.lab.ingress.healthcheck import HealthCheckSettings
+from gameday.lab.ingress.lb import LoadBalancer
+from gameday.lab.ingress.watcher import ClusterCache, Watcher
+from gameday.lab.profiles import PROFILES, get_profile
+
+log = logging.getLogger("gameday.lab.ingress")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m gameday.lab.ingress",
+                                     description="GCLB-like ingress load balancer of the lab")
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--context", default=None)
+    parser.add_argument("--listen", required=True, help="127.x.y.z:PORT for traffic")
+    parser.add_argument("--admin-listen", required=True,
+                        help="127.x.y.z:PORT for /metrics, /healthz, /debug/backends")
+    parser.add_argument("--profile", choices=PROFILES, default="fast")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    lb = LoadBalancer(args.listen, args.admin_listen)
+    api = kube_config.new_client_from_config(args.kubeconfig, context=args.context)
+    defaults = HealthCheckSettings.from_profile(get_profile(args.profile))
+    watcher = Watcher(api, ClusterCache(lb, defaults))
+    await lb.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        watcher.start()
+        log.info("serving on %s, admin on %s, profile %s", args.listen, args.admin_listen,
+                 args.profile)
+        await stop.wait()
+    finally:
+        watcher.stop()
+        await lb.stop()
+        api.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(args))
+    except GamedayError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
