@@ -46,7 +46,8 @@ class LoadBalancer:
         apps = ((self.proxy.app(), self.listen),
                 (admin_app(self.pool, self.metrics, lambda: self.synced), self.admin_listen))
         for app, (host, port) in apps:
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                   shutdown_timeout=2.0)
             await runner.setup()
             self._runners.append(runner)
             try:
