@@ -194,8 +194,15 @@ def test_chosen_shape_runs_and_ends_the_run(target: Target, tmp_path: Path) -> N
     assert {p.users for p in result.timeline if p.users} == {3}
 
 
-def test_sigterm_stop_is_graceful_and_idempotent(target: Target, tmp_path: Path) -> None:
-    run = LoadRun(LoadSpec(host=target.url, users=3), tmp_path / "run").start()
+@pytest.mark.parametrize("shape", [None, "Seven"])
+def test_sigterm_stop_is_graceful_and_idempotent(target: Target, tmp_path: Path,
+                                                 shape: str | None) -> None:
+    """Also mid-shape, where Locust alone would die on SIGTERM without its final stats."""
+    locustfile = tmp_path / "shapes.py"
+    locustfile.write_text(SHAPES)
+    spec = (LoadSpec(host=target.url, users=3) if shape is None
+            else LoadSpec(host=target.url, locustfile=locustfile, shape=shape))
+    run = LoadRun(spec, tmp_path / "run").start()
     time.sleep(0.5)
     started = time.monotonic()
     run.stop()
@@ -246,3 +253,19 @@ def test_harness_side_never_imports_locust() -> None:
     code = "import sys, gameday.load; assert 'locust' not in sys.modules, 'locust imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30,
                    cwd=Path(__file__).resolve().parents[2])
+
+
+def test_guard_ends_a_shape_that_outlives_run_time(target: Target, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locust ignores --run-time with a shape; the guard still ends the run at the bound."""
+    monkeypatch.setattr("gameday.load.runner.GUARD_GRACE_S", 0.5)
+    locustfile = tmp_path / "shapes.py"
+    locustfile.write_text(SHAPES)
+    run = LoadRun(LoadSpec(host=target.url, locustfile=locustfile, shape="Seven",
+                           run_time_s=1), tmp_path / "run")
+    with run:
+        started = time.monotonic()
+        run.wait(timeout_s=15)
+        assert time.monotonic() - started < 3
+    assert run.killed == []
+    assert run.result().requests > 0
