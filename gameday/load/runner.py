@@ -77,6 +77,8 @@ class LoadRun:
         if self._procs:
             raise LoadError(f"load run {self.run_id} was already started; use a new LoadRun")
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("load.json", "load_failures.json"):  # a reused folder must not lend its
+            (self.out_dir / name).unlink(missing_ok=True)  # old results to a failed run
         wrapper = write_wrapper(self.out_dir, self.spec.locustfile, self.spec.shape)
         deadline = time.time() + self.spec.time_limit_s + GUARD_GRACE_S
         try:
