@@ -90,7 +90,9 @@ class NodeLossTracker:
                     and p.phase == "Running"]
         if "node_not_ready" in self.seen and not live_old:
             self._mark("pods_rescheduled", "the lost nodes' pods are gone or terminating")
-        wanted = Counter(_group(p) for p in self.pods)
+        # a namespace being deleted takes its pods along: no replacement will ever come
+        alive = {ns for ns in namespaces if not self.kube.namespace_terminating(ns)}
+        wanted = Counter(_group(p) for p in self.pods if p.namespace in alive)
         ready = Counter(_group(p) for p in current
                         if p.uid not in old_uids and p.ready and not p.terminating)
         if "pods_rescheduled" in self.seen and all(ready[g] >= c for g, c in wanted.items()):

@@ -265,3 +265,26 @@ def test_recover_after_sigkill_reverts_outstanding_records(lab: LabHandle, kube:
     assert any("torn line" in line for line in lines)
     assert all(not n.unschedulable and OUTAGE_TAINT not in n.taints for n in kube.list_nodes())
     assert recover(ledger, kube, None)[-1].startswith("nothing outstanding")
+
+
+def test_preemption_k8s_mode_evicts_and_deletes_the_node(lab: LabHandle, apps: client.AppsV1Api,
+                                                         kube: KubeAdapter,
+                                                         make_target: Callable[..., Target],
+                                                         namespace: str) -> None:
+    ready_deployment(apps, namespace, "emu", 3)
+    node = kube.list_pods(namespace, "app=emu")[0].node
+    assert node is not None
+    target = make_target()
+    fault = NodePreemption(target, selector=NodeSelector(names=(node,)))
+    try:
+        with fault:
+            seen = fault.wait_recovered(timeout=60)
+            assert kube.get_node(node) is None
+        assert list(seen) == ["node_not_ready", "pods_rescheduled", "pods_ready"]
+        assert all(p.node != node for p in kube.list_pods(namespace, "app=emu"))
+        assert target.ledger.read().outstanding == ()
+    finally:  # the lab's machine is still on: power-cycle it so its kubelet registers again
+        for action in ("power-off", "power-on"):
+            req = urllib.request.Request(f"{lab.status['control_url']}/lab/nodes/{node}/{action}",
+                                         method="POST")
+            urllib.request.urlopen(req, timeout=30).close()
