@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gameday.errors import LabAlreadyRunning, LabError, UsageError
 from gameday.lab import binaries, controlplane, pki, procs
+from gameday.lab.apply import apply, manifest
 from gameday.lab.config import LabConfig
 from gameday.lab.down import stop_all
 from gameday.lab.hollow.pods import LAB_ENV_MARKER
@@ -20,7 +21,7 @@ from gameday.lab.state import LabState
 from gameday.lab.waits import free_port, http_ok, port_taken, until
 from gameday.progress import Step
 
-PORT_NAMES = ("etcd", "etcd_peer", "apiserver", "labd")
+PORT_NAMES = ("etcd", "etcd_peer", "apiserver", "labd", "ingress", "ingress_admin")
 
 
 def _ports(requested: dict[str, int]) -> dict[str, int]:
@@ -91,6 +92,14 @@ def _start(state: LabState, bins: binaries.Binaries, quiet: bool, timeout_s: flo
                               "--state-dir", str(state.dir)])
         until("labd", lambda: http_ok(state.url("labd") + "/healthz"), 30, labd)
         _wait_nodes_ready(state, keys, step, timeout_s)
+    with Step("starting the ingress load balancer", quiet=quiet):
+        apply(state.kubeconfig, manifest("backendconfig-crd.yaml"))
+        lb = spawn("ingress", [
+            sys.executable, "-m", "gameday.lab.ingress", "--kubeconfig", str(state.kubeconfig),
+            "--context", state.context, "--listen", f"127.0.0.1:{state.ports['ingress']}",
+            "--admin-listen", f"127.0.0.1:{state.ports['ingress_admin']}",
+            "--profile", profile.name])
+        until("ingress", lambda: http_ok(state.url("ingress_admin") + "/healthz"), 30, lb)
     if not quiet:
         print(f"lab up in {time.monotonic() - t0:.1f}s — kubeconfig {state.kubeconfig} "
               f"(context {state.context})", file=sys.stderr)
