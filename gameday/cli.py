@@ -46,9 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="cmd", required=True)
     _lab_parser(sub)
     recover = sub.add_parser("recover", help="revert faults left outstanding by a killed run")
-    recover.add_argument("--ledger", type=Path, required=True, help="the run's ledger.jsonl")
+    recover.add_argument("--ledger", type=Path, default=None,
+                         help="a run's revert-ledger.jsonl (default: the newest with open "
+                              "records under --report-dir)")
+    recover.add_argument("--report-dir", type=Path, default=Path("reports"))
     recover.add_argument("--kubeconfig", type=Path, default=None)
     recover.add_argument("--kube-context", default=None)
+    recover.add_argument("--gce-endpoint", default=None, help="Compute API endpoint override")
+    recover.add_argument("--lab-dir", type=Path, default=None)
     return parser
 
 
@@ -97,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "recover":
             from gameday.recover_cli import recover_command
 
-            return recover_command(args.ledger, args.kubeconfig, args.kube_context)
+            return recover_command(args.ledger, args.kubeconfig, args.kube_context,
+                                   args.gce_endpoint, args.report_dir, args.lab_dir)
         raise UsageError(f"unknown command {args.cmd!r}")
     except GamedayError as exc:
         print(f"gameday: error: {exc}", file=sys.stderr)
