@@ -17,7 +17,7 @@ import sys
 
 from kubernetes import config as kube_config
 
-from gameday.errors import GamedayError
+from gameday.errors import GamedayError, LabError
 from gameday.lab.ingress.healthcheck import HealthCheckSettings
 from gameday.lab.ingress.lb import LoadBalancer
 from gameday.lab.ingress.watcher import ClusterCache, Watcher
@@ -41,16 +41,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def serve(args: argparse.Namespace) -> None:
     lb = LoadBalancer(args.listen, args.admin_listen)
-    api = kube_config.new_client_from_config(args.kubeconfig, context=args.context)
+    try:
+        api = kube_config.new_client_from_config(args.kubeconfig, context=args.context)
+    except (OSError, kube_config.ConfigException) as exc:
+        raise LabError(f"cannot load kubeconfig {args.kubeconfig} "
+                       f"(context {args.context}): {exc}") from exc
     defaults = HealthCheckSettings.from_profile(get_profile(args.profile))
     watcher = Watcher(api, ClusterCache(lb, defaults))
     await lb.start()
+    try:
+        watcher.start()
+    except GamedayError:
+        await lb.stop()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        watcher.start()
         log.info("serving on %s, admin on %s, profile %s", args.listen, args.admin_listen,
                  args.profile)
         await stop.wait()

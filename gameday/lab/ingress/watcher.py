@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import urllib3
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from gameday.errors import LabError
 from gameday.lab.ingress.healthcheck import HealthCheckSettings
@@ -61,8 +63,12 @@ RESOURCES = {
 
 def endpoint_slice_version(api: client.ApiClient) -> str:
     """`v1` where served (Kubernetes >= 1.21), else `v1beta1` (1.20)."""
-    groups = client.ApisApi(api).get_api_versions(
-        _request_timeout=(CONNECT_TIMEOUT_S, LIST_TIMEOUT_S))
+    try:
+        groups = client.ApisApi(api).get_api_versions(
+            _request_timeout=(CONNECT_TIMEOUT_S, LIST_TIMEOUT_S))
+    except (ApiException, urllib3.exceptions.HTTPError) as exc:
+        raise LabError(f"cannot list API groups from {api.configuration.host}: {exc}; "
+                       "is the lab's apiserver running (`gameday lab status`)?") from exc
     for group in groups.groups:
         if group.name == "discovery.k8s.io":
             served = {v.version for v in group.versions}
