@@ -15,12 +15,20 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from gameday.lab.hollow.images import program_for
 from gameday.lab.images.sample_app import AppConfig, parse_config
+from gameday.lab.ingress.backendconfig import apply_health_check, backend_config_name
+from gameday.lab.ingress.healthcheck import HealthCheckSettings
+from gameday.lab.profiles import get_profile
 from tests.helpers import eventually
+
+MANIFESTS = Path(__file__).parents[2] / "gameday" / "lab" / "manifests" / "app.yaml"
 
 
 @dataclass
@@ -169,3 +177,34 @@ def test_bad_knobs_exit_with_a_usage_message(env: dict, argv: list, message: str
         parse_config(argv, env)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def _objects() -> dict[str, dict]:
+    return {doc["kind"]: doc for doc in yaml.safe_load_all(MANIFESTS.read_text())}
+
+
+def test_manifest_runs_this_app_with_valid_knobs() -> None:
+    pod = _objects()["Deployment"]["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    assert program_for(container["image"])[-1] == "gameday.lab.images.sample_app"
+    config = parse_config(container.get("args", []),
+                          {e["name"]: e["value"] for e in container["env"]})
+    annotations = pod["metadata"]["annotations"]
+    assert config.port == container["ports"][0]["containerPort"] == int(
+        annotations["prometheus.io/port"])
+    assert config.drain_s < pod["spec"]["terminationGracePeriodSeconds"]
+
+
+def test_drain_outlasts_the_load_balancer_noticing_not_ready() -> None:
+    objs = _objects()
+    service, backend_config = objs["Service"], objs["BackendConfig"]
+    assert backend_config_name(service, 80, "http") == backend_config["metadata"]["name"]
+    hc = apply_health_check(HealthCheckSettings.from_profile(get_profile("fast")),
+                            backend_config, "gameday-demo/web")
+    env = {e["name"]: e["value"] for e in
+           objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    worst_detection_s = (hc.unhealthy_threshold + 1) * hc.interval_s
+    assert hc.request_path == "/readyz"
+    assert parse_config([], env).drain_s >= worst_detection_s
+    ingress = objs["Ingress"]["spec"]["defaultBackend"]["service"]
+    assert (ingress["name"], ingress["port"]["number"]) == (service["metadata"]["name"], 80)
