@@ -1,0 +1,87 @@
+"""`python -m gameday.lab.kubestate`: the lab's kube-state-metrics stand-in as a process.
+
+Runs until SIGTERM/SIGINT. Exits 1 with a message when the kubeconfig cannot be loaded or the
+address cannot be bound; `lab up` waits for `GET /readyz` (200 once nodes, pods and deployments
+were all listed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+from kubernetes import config as kube_config
+
+from gameday.errors import GamedayError, LabError, UsageError
+from gameday.lab.kubestate.server import ClusterWatch, build_app
+from gameday.lab.kubestate.store import ClusterStore
+
+log = logging.getLogger("gameday.lab.kubestate")
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """`127.0.0.1:9100` -> ("127.0.0.1", 9100); only loopback addresses are accepted."""
+    host, _, port = text.rpartition(":")
+    if not host.startswith("127.") or not port.isdigit():
+        raise UsageError(f"--listen {text!r} must be 127.x.y.z:PORT (the lab stays on loopback)")
+    return host, int(port)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m gameday.lab.kubestate",
+                                     description="kube-state-metrics style exporter of the lab")
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--context", default=None)
+    parser.add_argument("--listen", required=True, help="127.x.y.z:PORT")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    host, port = listen_address(args.listen)
+    try:
+        api = kube_config.new_client_from_config(args.kubeconfig, context=args.context)
+    except (OSError, kube_config.ConfigException) as exc:
+        raise LabError(f"cannot load kubeconfig {args.kubeconfig} "
+                       f"(context {args.context}): {exc}") from exc
+    store = ClusterStore()
+    runner = web.AppRunner(build_app(store), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise LabError(f"cannot listen on {args.listen}: {exc}; pick a free port") from exc
+    watch = ClusterWatch(api, store)
+    watch.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("serving /metrics and /sd/pods on %s", args.listen)
+    try:
+        await stop.wait()
+    finally:
+        watch.stop()
+        await runner.cleanup()
+        api.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(args))
+    except GamedayError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
