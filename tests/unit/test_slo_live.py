@@ -1,0 +1,76 @@
+"""End to end against a live /usr/bin/prometheus scraping an exporter this test drives (~8 s)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gameday.adapters.prometheus import PromClient, PrometheusQueryError, PrometheusUnreachable
+from gameday.errors import ConditionTimeout
+from gameday.slo import Availability, Latency, Status, Window
+from gameday.slo.testing import PROMETHEUS, DrivenExporter, run_prometheus
+
+pytestmark = pytest.mark.skipif(shutil.which(PROMETHEUS) is None,
+                                reason=f"{PROMETHEUS} is not installed")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PromClient, DrivenExporter]]:
+    exporter = DrivenExporter()
+    try:
+        with run_prometheus(tmp_path_factory.mktemp("prom"), [exporter.target],
+                            scrape_interval="500ms") as url, PromClient(url) as prom:
+            prom.wait_for_scrape(time.time(), timeout_s=10)
+            yield prom, exporter
+    finally:
+        exporter.close()
+
+
+def test_availability_and_latency_end_to_end(live: tuple[PromClient, DrivenExporter]) -> None:
+    prom, exporter = live
+    start = dt.datetime.now(dt.UTC)
+    for _ in range(5):  # 50 requests, 5 of them 502 after 0.3 s
+        exporter.request(200, 0.02, 9)
+        exporter.request(502, 0.3)
+        time.sleep(0.3)
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    t0 = time.monotonic()
+    prom.wait_for_scrape(end, timeout_s=10)
+    assert time.monotonic() - t0 < 3
+    window = Window("fault", start, end)
+    availability = Availability.from_load(0.95).evaluate(prom, window)
+    assert availability.measured == pytest.approx(0.9)
+    assert availability.status is Status.FAIL
+    assert "5 of 50 requests failed" in availability.message
+    latency = Latency.from_load(0.9, 0.25).evaluate(prom, window)
+    # rank 0.9 * 50 = 45: the last of the 45 requests in the 0.01-0.025 s bucket
+    assert latency.measured == pytest.approx(0.025)
+    assert latency.status is Status.PASS
+
+
+def test_bad_promql_gets_prometheus_own_error(live: tuple[PromClient, DrivenExporter]) -> None:
+    prom, _ = live
+    with pytest.raises(PrometheusQueryError, match=r"HTTP 400 .*bad_data: .*parse error"):
+        prom.query("rate(up[1m]")
+
+
+def test_wait_for_scrape_times_out_when_no_target_matches(
+        live: tuple[PromClient, DrivenExporter]) -> None:
+    prom, _ = live
+    t0 = time.monotonic()
+    with pytest.raises(ConditionTimeout, match="no matching targets"):
+        prom.wait_for_scrape(time.time(), selector='up{job="absent"}', timeout_s=0.5,
+                             interval_s=0.2)
+    assert time.monotonic() - t0 < 2
+
+
+def test_run_prometheus_leaves_nothing_running(tmp_path: Path) -> None:
+    with run_prometheus(tmp_path, ["127.0.0.1:9"]) as url, PromClient(url) as prom:
+        assert prom.query("vector(1)")[0].value == 1.0
+    with pytest.raises(PrometheusUnreachable, match="did not answer"):
+        PromClient(url, timeout_s=1).query("vector(1)")
