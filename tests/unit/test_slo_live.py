@@ -13,6 +13,7 @@ import pytest
 from gameday.adapters.prometheus import PromClient, PrometheusQueryError, PrometheusUnreachable
 from gameday.errors import ConditionTimeout
 from gameday.slo import Availability, Latency, Status, Window
+from gameday.slo.latency import bucket_quantile
 from gameday.slo.testing import PROMETHEUS, DrivenExporter, run_prometheus
 
 pytestmark = pytest.mark.skipif(shutil.which(PROMETHEUS) is None,
@@ -74,3 +75,18 @@ def test_run_prometheus_leaves_nothing_running(tmp_path: Path) -> None:
         assert prom.query("vector(1)")[0].value == 1.0
     with pytest.raises(PrometheusUnreachable, match="did not answer"):
         PromClient(url, timeout_s=1).query("vector(1)")
+
+
+def test_bucket_quantile_agrees_with_prometheus(
+        live: tuple[PromClient, DrivenExporter]) -> None:
+    """Our interpolation over the same cumulative buckets equals histogram_quantile's."""
+    prom, exporter = live
+    exporter.request(200, 0.07, 3, name="/q")
+    exporter.request(200, 0.6, 2, name="/q")
+    at = time.time() + 1
+    prom.wait_for_scrape(at, timeout_s=10)
+    buckets_q = 'sum by (le) (gameday_load_request_duration_seconds_bucket{name="/q"})'
+    buckets = {float(s.labels["le"]): s.value for s in prom.query(buckets_q, at=at)}
+    for q in (0.1, 0.5, 0.9, 0.99, 1.0):
+        (theirs,) = prom.query(f"histogram_quantile({q}, {buckets_q})", at=at)
+        assert bucket_quantile(q, buckets) == pytest.approx(theirs.value), q
