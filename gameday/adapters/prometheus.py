@@ -60,7 +60,7 @@ class Series:
 
 
 @dataclass(frozen=True)
-class Warning_:
+class PromWarning:
     """A warning Prometheus attached to an answer (typically: the data may be partial)."""
 
     query: str
@@ -102,7 +102,7 @@ class PromClient:
         self.url = url.rstrip("/")
         self._local = threading.local()
         self._lock = threading.Lock()
-        self.warnings: list[Warning_] = []
+        self.warnings: list[PromWarning] = []
         session = requests.Session()
         session.hooks["response"].append(self._keep_response)
         self._client = PrometheusConnect(
@@ -196,6 +196,10 @@ class PromClient:
         self._local.response = None
         try:
             fn(*args, **kwargs)
+        except requests.JSONDecodeError as exc:
+            raise PrometheusQueryError(
+                f"{self.url} answered query {promql!r} with something that is not JSON: is it "
+                "the base URL of a Prometheus HTTP API (without /api/v1)?") from exc
         except requests.RequestException as exc:
             raise PrometheusUnreachable(
                 f"Prometheus at {self.url} did not answer query {promql!r}: {exc}. Is it "
@@ -206,7 +210,7 @@ class PromClient:
         for text in body.get("warnings", []):
             log.warning("Prometheus warning for %s: %s", promql, text)
             with self._lock:
-                self.warnings.append(Warning_(promql, text))
+                self.warnings.append(PromWarning(promql, text))
         return body["data"]["resultType"], body["data"]["result"]
 
     def _http_error(self, promql: str) -> PrometheusQueryError:
@@ -219,7 +223,7 @@ class PromClient:
         hint = ""
         if response.status_code in (401, 403):
             hint = (" Check the credentials: Google Managed Prometheus needs an "
-                    "'Authorization: Bearer <token>' header (gameday_prometheus_headers).")
+                    "'Authorization: Bearer <token>' header (--prometheus-header).")
         return PrometheusQueryError(f"Prometheus at {self.url} answered HTTP "
                                     f"{response.status_code} to query {promql!r}: {detail}.{hint}")
 

@@ -9,8 +9,10 @@ import dataclasses
 import datetime as dt
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,29 @@ def test_naive_datetimes_and_bad_urls_are_refused() -> None:
 def test_durations_are_whole_milliseconds() -> None:
     assert duration(6.5034) == "6503ms"
     assert duration(0.0001) == "1ms"
+
+
+def test_a_non_prometheus_url_is_named_as_such() -> None:
+    """A 200 answer that is not JSON (a UI page, a login proxy) is not 'unreachable'."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html>login</html>")
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with PromClient(url) as prom, pytest.raises(PrometheusQueryError, match="not JSON"):
+            prom.query("up")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
