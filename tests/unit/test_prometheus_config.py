@@ -155,8 +155,9 @@ def test_real_prometheus_scrapes_the_app_and_the_exporter(tmp_path: Path,
             eventually(lambda: jobs("http_requests_total") == {"pods", "gameday-extra"}, 15,
                        "http_requests_total via http_sd (pods) and file_sd (gameday-extra)",
                        0.25)
-            eventually(lambda: jobs("up") >= {"kube-apiserver", "gameday-labd"}, 10,
-                       "every static job tried once", 0.25)
+            eventually(lambda: jobs("up") >= {"kube-apiserver", "gameday-labd",
+                                              "kube-state-metrics"}, 10,
+                       "every static job scraped once", 0.25)
             (from_pods,) = _query(base, 'sum by (namespace, pod, zone, app) '
                                         '(http_requests_total{job="pods"})')
             assert from_pods["metric"] == {"namespace": "gameday-demo", "pod": "web-1",
