@@ -57,6 +57,15 @@ def node_rows(state: LabState) -> list[dict]:
     return sorted(rows, key=lambda r: (r["zone"], r["name"]))
 
 
+def deployment_ready(state: LabState, namespace: str, name: str) -> tuple[int, int]:
+    """(ready replicas, desired replicas); (0, 0) while the Deployment does not exist yet."""
+    try:
+        dep = _get(state, f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+    except LabError:
+        return 0, 0
+    return dep.get("status", {}).get("readyReplicas", 0), dep["spec"].get("replicas", 1)
+
+
 def status(state: LabState) -> dict:
     """The machine-readable description printed by `lab status --json`."""
     data = state.to_dict()
@@ -79,7 +88,7 @@ def render(data: dict) -> str:
              f"context {data['context']}", f"  kubeconfig  {data['kubeconfig']}"]
     for key in ("apiserver_url", "ingress_url", "prometheus_url", "compute_endpoint"):
         if key in data:
-            lines.append(f"  {key:<16}{data[key]}")
+            lines.append(f"  {key:<18}{data[key]}")
     lines.append("components:")
     for name, comp in data["components"].items():
         mark = "running" if comp["running"] else "DOWN"

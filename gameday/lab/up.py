@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from gameday.errors import LabAlreadyRunning, LabError, UsageError
-from gameday.lab import binaries, controlplane, pki, procs
+from gameday.lab import binaries, controlplane, pki, procs, prometheus
 from gameday.lab.apply import apply, manifest
 from gameday.lab.config import LabConfig
 from gameday.lab.down import stop_all
@@ -21,7 +21,9 @@ from gameday.lab.state import LabState
 from gameday.lab.waits import free_port, http_ok, port_taken, until
 from gameday.progress import Step
 
-PORT_NAMES = ("etcd", "etcd_peer", "apiserver", "labd", "ingress", "ingress_admin")
+PORT_NAMES = ("etcd", "etcd_peer", "apiserver", "labd", "ingress", "ingress_admin",
+              "kubestate", "prometheus")
+APP_NAMESPACE, APP_DEPLOYMENT = "gameday-demo", "web"
 
 
 def _ports(requested: dict[str, int]) -> dict[str, int]:
@@ -100,6 +102,25 @@ def _start(state: LabState, bins: binaries.Binaries, quiet: bool, timeout_s: flo
             "--admin-listen", f"127.0.0.1:{state.ports['ingress_admin']}",
             "--profile", profile.name])
         until("ingress", lambda: http_ok(state.url("ingress_admin") + "/healthz"), 30, lb)
+    with Step("starting Prometheus and the cluster-state exporter", quiet=quiet):
+        ksm = spawn("kubestate", [
+            sys.executable, "-m", "gameday.lab.kubestate", "--kubeconfig", str(state.kubeconfig),
+            "--context", state.context, "--listen", f"127.0.0.1:{state.ports['kubestate']}"])
+        until("kubestate", lambda: http_ok(state.url("kubestate") + "/metrics"), 30, ksm)
+        prom_dir = state.dir / "prometheus"
+        addr = lambda name: f"127.0.0.1:{state.ports[name]}"  # noqa: E731
+        config = prometheus.write_config(profile, prometheus.PrometheusTargets(
+            apiserver=addr("apiserver"), ca_file=keys.ca_cert,
+            token_file=keys.token_file("prometheus"), labd=addr("labd"),
+            ingress_admin=addr("ingress_admin"), kubestate=addr("kubestate")), prom_dir)
+        prom = spawn("prometheus", prometheus.prometheus_command(
+            bins["prometheus"], prom_dir, addr("prometheus"), config))
+        until("prometheus", lambda: http_ok(state.url("prometheus") + prometheus.READY_PATH),
+              60, prom)
+    if state.config.deploy_app:
+        with Step("deploying the sample service (gameday-demo/web)", quiet=quiet) as step:
+            apply(state.kubeconfig, manifest("app.yaml"))
+            _wait_app(state, step, timeout_s)
     if not quiet:
         print(f"lab up in {time.monotonic() - t0:.1f}s — kubeconfig {state.kubeconfig} "
               f"(context {state.context})", file=sys.stderr)
@@ -120,3 +141,16 @@ def _wait_nodes_ready(state: LabState, keys: pki.Pki, step: Step, timeout_s: flo
         return ready >= want
 
     until(f"{want} nodes Ready", all_ready, timeout_s, state.processes["labd"], interval_s=0.25)
+
+
+def _wait_app(state: LabState, step: Step, timeout_s: float) -> None:
+    """The app is up when every replica is ready and the ingress answers 200 through the LB."""
+    from gameday.lab.status import deployment_ready
+
+    def serving() -> bool:
+        ready, want = deployment_ready(state, APP_NAMESPACE, APP_DEPLOYMENT)
+        step.update(f"{ready}/{want} replicas ready")
+        return want > 0 and ready >= want and http_ok(state.url("ingress") + "/")
+
+    until("the sample service to serve through the ingress", serving, timeout_s,
+          state.processes["ingress"], interval_s=0.25)
