@@ -16,7 +16,7 @@ from gameday.adapters.kube import KubeApiError, NodeInfo, PodInfo
 from gameday.errors import ConditionTimeout, FaultError
 from gameday.faults.base import Fault, FaultPlan, FaultResult, Target
 from gameday.faults.selection import NodeSelector
-from gameday.faults.waiting import wait_for
+from gameday.waiting import wait_for
 
 if TYPE_CHECKING:
     from gameday.adapters.compute import ComputeAdapter

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from gameday.errors import UsageError
 from gameday.faults.base import Fault, FaultPlan, FaultResult, Target
-from gameday.faults.waiting import wait_for
+from gameday.waiting import wait_for
 
 if TYPE_CHECKING:
     from gameday.adapters.compute import ComputeAdapter
