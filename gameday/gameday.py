@@ -150,6 +150,12 @@ class GameDay:
                                    f"{self._load.out_dir / 'locust.log'}")
             time.sleep(min(0.5, left))
 
+    def hold_phase(self, seconds: float) -> None:
+        """Hold until the innermost running phase has lasted `seconds` in total (checks made
+        at its start count towards the window instead of extending it)."""
+        started = max(self._phase_starts.values(), default=time.time())
+        self.hold(max(0.0, started + seconds - time.time()))
+
     def observe(self, phase: str, seconds: float) -> None:
         """A phase that only watches: e.g. recovery after the fault is reverted."""
         with self.phase(phase):
@@ -282,17 +288,21 @@ class GameDay:
                 "\n".join(f"  - {v.message}" for v in bad))
         return verdicts
 
-    def recovery(self, slo: Any, phase: str = "fault") -> Verdict | None:
-        """Measure time to recover from the fault's start; figure `recovery_time_s`."""
+    def recovery(self, slo: Any, since: str = "inject") -> Verdict | None:
+        """Measure time to recover, from the fault's injection (`since="inject"`) or from its
+        revert (`since="revert"`, e.g. a zone coming back); figure `recovery_time_s`."""
         if self.dry_run:
             return None
         from gameday.slo import Window
 
-        (fault,) = self.windows(phase)
+        if since not in ("inject", "revert"):
+            raise UsageError(f"recovery since must be 'inject' or 'revert', got {since!r}")
+        (fault,) = self.windows("fault")
         end = max(p.end for p in self.evidence.phases)
         prom = self.prom
         prom.wait_for_scrape(end)
-        verdict = slo.evaluate(prom, Window("recovery", fault.start, end))
+        start = fault.start if since == "inject" else fault.end
+        verdict = slo.evaluate(prom, Window(f"recovery since {since}", start, end))
         self.evidence.add_verdict(verdict)
         if verdict.measured is not None:
             self.evidence.figures["recovery_time_s"] = verdict.measured

@@ -24,10 +24,10 @@ def test_zone_outage(gameday, app, zone):
     with gameday.load(users=gameday.param("users", USERS)):
         gameday.steady_state(steady, gameday.param("baseline_s", BASELINE_S))
         with gameday.inject(ZoneOutage, zone=zone):
-            gameday.hold(gameday.param("fault_s", FAULT_S))
             gameday.expect_replicas_outside(app, zone, timeout_s=60)
+            gameday.hold_phase(gameday.param("fault_s", FAULT_S))
         gameday.observe("recovery", gameday.param("recovery_s", RECOVERY_S))
     gameday.evaluate(during, "fault")
     gameday.evaluate(steady, "recovery")
-    gameday.recovery(gameday.slos([RECOVERY])[0])
+    gameday.recovery(gameday.slos([RECOVERY])[0], since="revert")
     gameday.assert_slos()
