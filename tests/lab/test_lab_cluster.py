@@ -99,7 +99,9 @@ def test_liveness_failure_restarts_the_container(apps: client.AppsV1Api,
         statuses = pods[0].status.container_statuses if pods else None
         return statuses[0].restart_count if statuses else 0
 
-    assert eventually(lambda: restarts() >= 2, 30, "two liveness restarts") >= 2
+    eventually(lambda: restarts() >= 2, 30, "two liveness restarts")
+    pod = core.list_namespaced_pod(namespace).items[0]
+    assert pod.status.container_statuses[0].last_state.terminated is not None
 
 
 @pytest.mark.parametrize("mode", ["abrupt"])
