@@ -3,7 +3,8 @@
 Layers, from pure to I/O: `healthcheck` (state machine), `urlmap` (host/path matching),
 `backendconfig` + `translate` (API dicts -> `LbConfig`), `pool` (endpoints and their health),
 `prober` (active checks), `proxy` + `admin` (HTTP servers), `lb` (the whole, fed `LbConfig`s),
-`reflector` + `watcher` (the only modules that import `kubernetes`), `__main__` (the process).
+`watcher` (with gameday.lab.kubewatch, the only importers of `kubernetes`),
+`__main__` (the process).
 """
 
 from gameday.lab.ingress.healthcheck import HealthCheckSettings, HealthState

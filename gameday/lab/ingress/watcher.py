@@ -23,8 +23,8 @@ from kubernetes.client.exceptions import ApiException
 from gameday.errors import LabError
 from gameday.lab.ingress.healthcheck import HealthCheckSettings
 from gameday.lab.ingress.lb import LoadBalancer
-from gameday.lab.ingress.reflector import CONNECT_TIMEOUT_S, LIST_TIMEOUT_S, Reflector
 from gameday.lab.ingress.translate import ClusterObjects, translate
+from gameday.lab.kubewatch import CONNECT_TIMEOUT_S, LIST_TIMEOUT_S, Reflector
 
 log = logging.getLogger(__name__)
 DEBOUNCE_S = 0.05

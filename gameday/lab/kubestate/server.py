@@ -16,9 +16,9 @@ from functools import partial
 from aiohttp import web
 from kubernetes import client
 
-from gameday.lab.ingress.reflector import Reflector
 from gameday.lab.kubestate.exposition import CONTENT_TYPE
 from gameday.lab.kubestate.store import RESOURCES, ClusterStore
+from gameday.lab.kubewatch import Reflector
 
 log = logging.getLogger(__name__)
 
