@@ -32,6 +32,7 @@ class LabState:
     config: LabConfig
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, ProcRecord] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # how long `up` took, by milestone
 
     @property
     def kubeconfig(self) -> Path:
@@ -68,6 +69,7 @@ class LabState:
             "kubeconfig": str(self.kubeconfig), "context": self.context,
             "ports": self.ports, **self.endpoints(),
             "processes": {k: v.to_dict() for k, v in self.processes.items()},
+            "timings": self.timings,
         }
 
     def save(self) -> None:
@@ -88,6 +90,7 @@ class LabState:
         return cls(
             dir=state_dir, config=LabConfig.from_dict(data["config"]), ports=data["ports"],
             processes={k: ProcRecord(**v) for k, v in data["processes"].items()},
+            timings=data.get("timings", {}),
         )
 
     def running(self) -> list[str]:

@@ -94,6 +94,7 @@ def _start(state: LabState, bins: binaries.Binaries, quiet: bool, timeout_s: flo
                               "--state-dir", str(state.dir)])
         until("labd", lambda: http_ok(state.url("labd") + "/healthz"), 30, labd)
         _wait_nodes_ready(state, keys, step, timeout_s)
+    state.timings["nodes_ready_s"] = round(time.monotonic() - t0, 2)
     with Step("starting the ingress load balancer", quiet=quiet):
         apply(state.kubeconfig, manifest("backendconfig-crd.yaml"))
         lb = spawn("ingress", [
@@ -121,6 +122,8 @@ def _start(state: LabState, bins: binaries.Binaries, quiet: bool, timeout_s: flo
         with Step("deploying the sample service (gameday-demo/web)", quiet=quiet) as step:
             apply(state.kubeconfig, manifest("app.yaml"))
             _wait_app(state, step, timeout_s)
+    state.timings["up_s"] = round(time.monotonic() - t0, 2)
+    state.save()
     if not quiet:
         print(f"lab up in {time.monotonic() - t0:.1f}s — kubeconfig {state.kubeconfig} "
               f"(context {state.context})", file=sys.stderr)
