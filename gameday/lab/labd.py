@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import sys
 from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector
 
+from gameday.lab.daemon import until_signalled
 from gameday.lab.hollow import control
 from gameday.lab.hollow.fleet import HollowFleet
 from gameday.lab.hollow.kuberest import KubeRest
@@ -39,11 +39,7 @@ async def serve(state: LabState) -> None:
     await web.TCPSite(runner, "127.0.0.1", state.ports["labd"]).start()
     await fleet.start()
     await compute.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await until_signalled()
     with contextlib.suppress(Exception):
         await compute.close()
     await fleet.close()

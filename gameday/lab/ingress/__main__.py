@@ -10,14 +10,13 @@ apiserver at start. `lab up` waits for `GET /healthz` on the admin address to an
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 import sys
 
 from kubernetes import config as kube_config
 
 from gameday.errors import GamedayError, LabError
+from gameday.lab.daemon import run, until_signalled
 from gameday.lab.ingress.healthcheck import HealthCheckSettings
 from gameday.lab.ingress.lb import LoadBalancer
 from gameday.lab.ingress.watcher import ClusterCache, Watcher
@@ -54,14 +53,10 @@ async def serve(args: argparse.Namespace) -> None:
     except GamedayError:
         await lb.stop()
         raise
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
         log.info("serving on %s, admin on %s, profile %s", args.listen, args.admin_listen,
                  args.profile)
-        await stop.wait()
+        await until_signalled()
     finally:
         watcher.stop()
         await lb.stop()
@@ -70,14 +65,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        asyncio.run(serve(args))
-    except GamedayError as exc:
-        log.error("%s", exc)
-        return 1
-    return 0
+    return run(lambda: serve(args), log, args.log_level)
 
 
 if __name__ == "__main__":

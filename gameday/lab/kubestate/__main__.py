@@ -8,15 +8,14 @@ were all listed).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 import sys
 
 from aiohttp import web
 from kubernetes import config as kube_config
 
-from gameday.errors import GamedayError, LabError, UsageError
+from gameday.errors import LabError, UsageError
+from gameday.lab.daemon import run, until_signalled
 from gameday.lab.kubestate.server import ClusterWatch, build_app
 from gameday.lab.kubestate.store import ClusterStore
 
@@ -58,13 +57,9 @@ async def serve(args: argparse.Namespace) -> None:
         raise LabError(f"cannot listen on {args.listen}: {exc}; pick a free port") from exc
     watch = ClusterWatch(api, store)
     watch.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     log.info("serving /metrics and /sd/pods on %s", args.listen)
     try:
-        await stop.wait()
+        await until_signalled()
     finally:
         watch.stop()
         await runner.cleanup()
@@ -73,14 +68,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        asyncio.run(serve(args))
-    except GamedayError as exc:
-        log.error("%s", exc)
-        return 1
-    return 0
+    return run(lambda: serve(args), log, args.log_level)
 
 
 if __name__ == "__main__":
