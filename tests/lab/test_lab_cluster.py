@@ -34,7 +34,7 @@ def test_nodes_look_like_gke_nodes(core: client.CoreV1Api) -> None:
         labels = node.metadata.labels
         assert labels["cloud.google.com/gke-spot"] == "true"
         assert labels["kubernetes.io/hostname"] == node.metadata.name
-        project, zone, name = node.spec.provider_id.removeprefix("gce://").split("/")
+        _project, zone, name = node.spec.provider_id.removeprefix("gce://").split("/")
         assert (zone, name) == (labels["topology.kubernetes.io/zone"], node.metadata.name)
         ip = next(a.address for a in node.status.addresses if a.type == "InternalIP")
         assert ip.startswith("127.")
