@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from gameday.adapters.kube import DeploymentStatus, KubeAdapter
     from gameday.adapters.prometheus import PromClient
     from gameday.faults.base import Fault, FaultResult, Target
+    from gameday.faults.selection import NodeSelector
     from gameday.load.runner import LoadRun
     from gameday.run import RunContext
     from gameday.slo import Verdict
@@ -238,11 +239,13 @@ class GameDay:
 
     # -- faults --------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def inject(self, fault_type: type[F], **kwargs: Any) -> Iterator[FaultResult]:
-        """Inject a fault for the block (the `fault` phase); reverted on every exit path."""
+    def inject(self, fault_type: type[F], *, phase: str = "fault", **kwargs: Any
+               ) -> Iterator[FaultResult]:
+        """Inject a fault for the block (the `fault` phase, or `phase` for a fault that only
+        sets the stage for another, e.g. a health-check change); reverted on every exit path."""
         fault = fault_type(self.fault_target(), **kwargs)
         self._faults.append(fault)
-        with self.phase("fault"):
+        with self.phase(phase):
             try:
                 result = fault.inject()
                 self.evidence.figures[f"{fault.kind}.injected_at"] = time.time()
@@ -251,6 +254,61 @@ class GameDay:
                 fault.revert()
                 self._faults.remove(fault)
                 self.evidence.figures[f"{fault.kind}.reverted_at"] = time.time()
+
+    def spot_nodes(self, count: int) -> NodeSelector:
+        """`count` Ready Spot/preemptible nodes spread over zones (inside the blast radius)."""
+        from gameday.node_loss import spread_spot_nodes
+
+        return spread_spot_nodes(self.kube.list_nodes(), count)
+
+    def expect_nodes_replaced(self, timeout_s: float) -> dict[str, float]:
+        """Wait until the innermost fault's lost nodes are back (NodePreemption: Ready with a
+        new boot id); in GCE mode each VM must have a new instance id. Figures: each milestone
+        in seconds since injection (`node_not_ready_s` ... `node_back_s`)."""
+        if self.dry_run or not self._faults:
+            return {}
+        from gameday.node_loss import milestone_figures, replacements
+
+        fault = self._faults[-1]
+        seen = fault.wait_recovered(timeout_s)  # type: ignore[attr-defined]
+        assert fault.result is not None and fault.result.injected_at is not None
+        figures = milestone_figures(seen, fault.result.injected_at)
+        self.evidence.figures.update(figures)
+        planned = fault.plan().undo.get("nodes", [])
+        if self.run.compute is not None and planned and "instance_id" in planned[0]:
+            replaced = replacements(self.run.compute, planned)
+            self.evidence.figures["instances_recreated"] = sum(r.recreated for r in replaced)
+            self.evidence.event("nodes.replaced", ", ".join(
+                f"{r.node}: instance {r.old_id} -> {r.new_id}" for r in replaced),
+                source="gameday", data={"replacements": replaced})
+            stale = [r.node for r in replaced if not r.recreated]
+            if stale:
+                raise AssertionError(f"node(s) {', '.join(stale)} came back on their old VM: "
+                                     "the MIG did not recreate them")
+        return figures
+
+    def error_window(self, name: str, killed: FaultResult, total: str, failed: str,
+                     bound_s: float) -> float:
+        """Seconds from the first backend kill in `killed` to the last failed request counted
+        by `total` + `failed` matchers; figures `NAME_window_s`, `NAME_bound_s` (what the
+        health check promises) and `NAME_requests` (how many failed)."""
+        if self.dry_run:
+            return 0.0
+        from gameday.error_window import measure_error_window
+
+        since = min(k["killed_at"] for k in killed.data["killed"])
+        end = max(p.end for p in self.evidence.phases).timestamp()
+        prom = self.prom
+        prom.wait_for_scrape(end)
+        window = measure_error_window(prom, total, failed, since, end)
+        self.evidence.figures.update({f"{name}_window_s": window.seconds,
+                                      f"{name}_bound_s": bound_s,
+                                      f"{name}_requests": window.failed})
+        self.evidence.event("error_window", f"{window.failed:g} failed of {window.requests:g} "
+                            f"requests, last {window.seconds:.1f}s after the kill (bound "
+                            f"{bound_s:g}s)", source="gameday",
+                            data={"queries": window.queries})
+        return window.seconds
 
     # -- SLOs ------------------------------------------------------------------------------------
     def windows(self, *phases: str) -> list[Any]:

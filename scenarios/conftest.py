@@ -3,7 +3,7 @@
 On the lab the sample service (gameday-demo/web) is deployed by `lab up`; these fixtures make
 sure it is there and healthy before a scenario starts, and re-apply it if a user removed it.
 On GKE point them at your own app with `--gameday-set app_namespace=NS --gameday-set
-app_deployment=NAME`.
+app_deployment=NAME` (and `--gameday-set app_service=NAME` when the Service is named otherwise).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ class App:
     namespace: str
     deployment: str
     replicas: int
+    service: str  # the Service the Ingress routes to (its BackendConfig holds the health check)
 
     @property
     def selector(self) -> str:
@@ -33,5 +34,6 @@ def app(gameday: GameDay) -> App:
     """The app under test, fully available before the scenario starts (else a clear error)."""
     namespace = gameday.param("app_namespace", "gameday-demo")
     name = gameday.param("app_deployment", "web")
+    service = gameday.param("app_service", name)
     status = gameday.ensure_available(namespace, name, timeout_s=60)
-    return App(namespace, name, status.desired)
+    return App(namespace, name, status.desired, service)
