@@ -143,7 +143,10 @@ class GameDay:
 
     def hold(self, seconds: float) -> None:
         """Keep the current state for a measured window while load runs; fail fast if the
-        load generator dies meanwhile (a window without load measures nothing)."""
+        load generator dies meanwhile (a window without load measures nothing). A dry run
+        measures nothing, so it does not wait."""
+        if self.dry_run:
+            return
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             if self._load is not None and not self._load.running:
