@@ -42,8 +42,13 @@ class NodeLossTracker:
         self._stop = threading.Event()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gameday-node-loss", daemon=True)
+        self._existing: set[str] = set()
 
     def start(self) -> NodeLossTracker:
+        # every pod that exists now is not a replacement, wherever it runs: counting the
+        # surviving replicas on other nodes would declare recovery before it happened
+        namespaces = sorted({p.namespace for p in self.pods})
+        self._existing = {p.uid for ns in namespaces for p in self.kube.list_pods(ns)}
         self._thread.start()
         return self
 
@@ -88,13 +93,15 @@ class NodeLossTracker:
         current = [p for ns in sorted(namespaces) for p in self.kube.list_pods(ns)]
         live_old = [p for p in current if p.uid in old_uids and not p.terminating
                     and p.phase == "Running"]
-        if "node_not_ready" in self.seen and not live_old:
+        # no gating on node_not_ready: with GKE's graceful node shutdown the pods end (and are
+        # replaced) before the node controller even notices the node is gone
+        if not live_old:
             self._mark("pods_rescheduled", "the lost nodes' pods are gone or terminating")
         # a namespace being deleted takes its pods along: no replacement will ever come
         alive = {ns for ns in namespaces if not self.kube.namespace_terminating(ns)}
         wanted = Counter(_group(p) for p in self.pods if p.namespace in alive)
         ready = Counter(_group(p) for p in current
-                        if p.uid not in old_uids and p.ready and not p.terminating)
+                        if p.uid not in self._existing and p.ready and not p.terminating)
         if "pods_rescheduled" in self.seen and all(ready[g] >= c for g, c in wanted.items()):
             self._mark("pods_ready", "replacement pods Ready")
         if "node_not_ready" in self.seen and all(

@@ -73,6 +73,7 @@ class HollowNode:
         self._tasks: list[asyncio.Task] = []
         self._node_uid = ""
         self.last_heartbeat = 0.0
+        self.shutting_down = False  # graceful shutdown in progress: NotReady, admits nothing
         self._ready_since = now_iso()
 
     @property
@@ -83,6 +84,7 @@ class HollowNode:
         """Boot: new boot id, (re-)register, start heartbeats, adopt pods bound to this node."""
         self.spec = spec
         self.boot_id = str(uuid.uuid4())
+        self.shutting_down = False
         self._ips = PodIPAllocator(spec.internal_ip)
         self._ready_since = now_iso()
         await self._register()
@@ -125,6 +127,8 @@ class HollowNode:
                 cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "ok"),
                 cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "ok"),
                 cond("PIDPressure", "False", "KubeletHasSufficientPID", "ok"),
+                cond("Ready", "False", "KubeletNotReady", "node is shutting down")
+                if self.shutting_down else
                 cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
             ],
             "addresses": [{"type": "InternalIP", "address": self.spec.internal_ip},
@@ -194,7 +198,21 @@ class HollowNode:
                 self.ctx.spawn(self._delete_gracefully(key, pod, runner))
             return
         if runner is None and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
-            await self._admit(key, pod)
+            if self.shutting_down:
+                await self._reject(pod)
+            else:
+                await self._admit(key, pod)
+
+    async def _reject(self, pod: dict) -> None:
+        """A pod bound during graceful shutdown fails at once, as the kubelet does."""
+        status = {"phase": "Failed", "reason": "NodeShutdown",
+                  "message": "Pod was rejected as the node is shutting down.",
+                  "hostIP": self.spec.internal_ip, "startTime": now_iso()}
+        meta = pod["metadata"]
+        with contextlib.suppress(KubeApiError, aiohttp.ClientError, TimeoutError):
+            await self.ctx.kube.patch(
+                f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status",
+                {"status": status})
 
     async def _admit(self, key: str, pod: dict) -> None:
         old_ip = pod.get("status", {}).get("podIP")
@@ -231,6 +249,10 @@ class HollowNode:
             return
         self.ctx.record("node.power_off", {"node": self.spec.name, "graceful": graceful})
         if graceful:
+            self.shutting_down = True
+            self._ready_since = now_iso()
+            with contextlib.suppress(KubeApiError, aiohttp.ClientError, TimeoutError):
+                await self._post_status()
             regular = [r for r in self.pods.values() if not _critical(r.pod)]
             critical = [r for r in self.pods.values() if _critical(r.pod)]
             for group, grace in ((regular, self.profile.preemption_pod_grace),
