@@ -57,6 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except GamedayError as exc:
         raise pytest.UsageError(f"gameday: {exc}") from exc
     config.stash[SETTINGS_KEY] = settings
+    config.pluginmanager.import_plugin("gameday.reports.plugin")  # reports at session end
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, _on_sigterm)
 

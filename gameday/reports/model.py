@@ -34,6 +34,8 @@ class TestRecord:
     """One pytest test as the reports see it. `evidence` is `Evidence.to_dict()` or None for
     a test that did not use the `gameday` fixture."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     nodeid: str
     outcome: dict[str, str] = field(default_factory=dict)  # setup/call/teardown -> passed...
     duration_s: float = 0.0
