@@ -95,14 +95,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
 
 
 def _to_allure(config: pytest.Config, record: TestRecord) -> None:
+    from gameday.faults.ledger import LEDGER_NAME
     from gameday.reports.allure_sink import add_to_allure, allure_reporter
 
     reporter = allure_reporter(config)
     run = _run(config)
-    if reporter is not None and run is not None:
-        from gameday.faults.ledger import LEDGER_NAME
-
-        add_to_allure(reporter, record, _redactor(config), run.run_dir / LEDGER_NAME)
+    if reporter is not None:
+        add_to_allure(reporter, record, _redactor(config),
+                      run.run_dir / LEDGER_NAME if run is not None else None)
 
 
 def _redactor(config: pytest.Config) -> Redactor:
