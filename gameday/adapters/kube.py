@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,12 +21,18 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from gameday.adapters.kube_types import (
+    ClusterEvent,
+    DeploymentStatus,
+    NodeInfo,
+    PodInfo,
+    Taint,
+    event_info,
+    node_info,
+    pod_info,
+)
 from gameday.errors import GamedayError, UsageError
 
-ZONE_LABEL = "topology.kubernetes.io/zone"
-LEGACY_ZONE_LABEL = "failure-domain.beta.kubernetes.io/zone"
-POOL_LABEL = "cloud.google.com/gke-nodepool"
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 DEFAULT_TIMEOUT = (5.0, 30.0)
 
 _MERGE = "application/merge-patch+json"
@@ -46,98 +51,6 @@ class KubeApiError(GamedayError):
 
 class KubeNotFound(KubeApiError):
     """404: the object (or the API serving it) does not exist."""
-
-
-@dataclass(frozen=True)
-class Taint:
-    key: str
-    effect: str  # NoSchedule, PreferNoSchedule or NoExecute
-    value: str = ""
-
-    def as_dict(self) -> dict[str, str]:
-        out = {"key": self.key, "effect": self.effect}
-        if self.value:
-            out["value"] = self.value
-        return out
-
-
-@dataclass(frozen=True)
-class NodeInfo:
-    """What the faults need of a Node; `boot_id` changes when the machine is recreated."""
-
-    name: str
-    uid: str
-    zone: str | None
-    pool: str | None
-    ready: bool
-    unschedulable: bool
-    provider_id: str | None
-    boot_id: str | None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    taints: tuple[Taint, ...] = ()
-
-
-@dataclass(frozen=True)
-class PodInfo:
-    name: str
-    namespace: str
-    uid: str
-    node: str | None
-    ip: str | None
-    phase: str
-    ready: bool
-    owner_kind: str | None
-    mirror: bool
-    terminating: bool
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DeploymentStatus:
-    name: str
-    desired: int
-    updated: int
-    ready: int
-    available: int
-    generation_observed: bool
-
-    @property
-    def fully_available(self) -> bool:
-        """Rolled out and every desired replica available, as `kubectl rollout status` means."""
-        return (self.generation_observed and self.updated >= self.desired
-                and self.available >= self.desired and self.ready >= self.desired)
-
-
-def _node_info(obj: Mapping[str, Any]) -> NodeInfo:
-    meta, spec, status = obj["metadata"], obj.get("spec", {}), obj.get("status", {})
-    labels = meta.get("labels") or {}
-    conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
-    taints = tuple(Taint(t["key"], t["effect"], t.get("value", "") or "")
-                   for t in spec.get("taints") or [])
-    return NodeInfo(
-        name=meta["name"], uid=meta["uid"],
-        zone=labels.get(ZONE_LABEL) or labels.get(LEGACY_ZONE_LABEL),
-        pool=labels.get(POOL_LABEL), ready=conditions.get("Ready") == "True",
-        unschedulable=bool(spec.get("unschedulable")), provider_id=spec.get("providerID"),
-        boot_id=(status.get("nodeInfo") or {}).get("bootID") or None,
-        labels=dict(labels), taints=taints,
-    )
-
-
-def _pod_info(obj: Mapping[str, Any]) -> PodInfo:
-    meta, spec, status = obj["metadata"], obj.get("spec", {}), obj.get("status", {})
-    conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
-    owners = meta.get("ownerReferences") or []
-    controller = next((o for o in owners if o.get("controller")), None)
-    return PodInfo(
-        name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
-        node=spec.get("nodeName"), ip=status.get("podIP"), phase=status.get("phase", "Unknown"),
-        ready=conditions.get("Ready") == "True",
-        owner_kind=controller["kind"] if controller else None,
-        mirror=MIRROR_ANNOTATION in (meta.get("annotations") or {}),
-        terminating=meta.get("deletionTimestamp") is not None,
-        labels=dict(meta.get("labels") or {}),
-    )
 
 
 class KubeAdapter:
@@ -234,11 +147,11 @@ class KubeAdapter:
 
     def list_nodes(self, label_selector: str | None = None) -> list[NodeInfo]:
         query = {"labelSelector": label_selector} if label_selector else None
-        return [_node_info(n) for n in self._call("GET", "/api/v1/nodes", query=query)["items"]]
+        return [node_info(n) for n in self._call("GET", "/api/v1/nodes", query=query)["items"]]
 
     def get_node(self, name: str) -> NodeInfo | None:
         try:
-            return _node_info(self._call("GET", f"/api/v1/nodes/{quote(name)}"))
+            return node_info(self._call("GET", f"/api/v1/nodes/{quote(name)}"))
         except KubeNotFound:
             return None
 
@@ -300,7 +213,7 @@ class KubeAdapter:
         if node:
             query["fieldSelector"] = f"spec.nodeName={node}"
         path = f"/api/v1/namespaces/{quote(namespace)}/pods" if namespace else "/api/v1/pods"
-        return [_pod_info(p) for p in self._call("GET", path, query=query)["items"]]
+        return [pod_info(p) for p in self._call("GET", path, query=query)["items"]]
 
     def delete_pod(self, namespace: str, name: str, grace_seconds: int | None = None) -> bool:
         """Delete; grace 0 is an abrupt kill (SIGKILL), None the pod's own grace period."""
@@ -347,6 +260,10 @@ class KubeAdapter:
         except KubeNotFound:
             return True
         return (doc.get("status") or {}).get("phase") == "Terminating"
+
+    def list_events(self) -> list[ClusterEvent]:
+        """Every core/v1 Event the apiserver still keeps (1 h by default)."""
+        return [event_info(e) for e in self._call("GET", "/api/v1/events")["items"]]
 
     # -- workloads --------------------------------------------------------------------------
 
