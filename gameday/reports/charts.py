@@ -55,7 +55,6 @@ def timeline_figure(test: TestRecord) -> go.Figure:
                       legend={"orientation": "h", "y": -0.05})
     fig.update_yaxes(rangemode="tozero")
     fig.update_xaxes(showticklabels=True)
-    fig.update_xaxes(title_text="time (UTC)", row=len(ROWS), col=1)
     return fig
 
 
