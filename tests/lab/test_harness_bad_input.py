@@ -245,7 +245,7 @@ def test_unreachable_prometheus(lab: LabHandle, tmp_path: Path,
                       "--prometheus-url", "http://127.0.0.1:9", "--gameday-set",
                       f"zone={lab.state.config.zone_names[0]}")
     assert proc.returncode == 1, proc.stdout[-2000:]
-    assert "http://127.0.0.1:9" in proc.stdout, proc.stdout[-3000:]
+    assert "Prometheus at http://127.0.0.1:9 did not answer" in proc.stdout, proc.stdout[-3000:]
 
 
 def test_recover_refuses_a_foreign_ledger(lab: LabHandle, tmp_path: Path,
