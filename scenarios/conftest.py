@@ -9,6 +9,7 @@ app_deployment=NAME` (and `--gameday-set app_service=NAME` when the Service is n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -35,5 +36,19 @@ def app(gameday: GameDay) -> App:
     namespace = gameday.param("app_namespace", "gameday-demo")
     name = gameday.param("app_deployment", "web")
     service = gameday.param("app_service", name)
+    lab = gameday.run.target.lab
+    if lab is not None and (namespace, name) == ("gameday-demo", "web"):
+        from gameday.lab.apply import apply, manifest
+
+        apply(lab.kubeconfig, manifest("app.yaml"))  # idempotent: puts back what a user removed
     status = gameday.ensure_available(namespace, name, timeout_s=60)
     return App(namespace, name, status.desired, service)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    """Every module here is a scenario, named for what it breaks (no `test_` prefix), so
+    `pytest scenarios/` collects them all; explicit paths are already collected by pytest."""
+    if (file_path.suffix == ".py" and file_path.name != "conftest.py"
+            and not parent.session.isinitpath(file_path)):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
