@@ -26,8 +26,9 @@ def _lab_parser(sub: argparse._SubParsersAction) -> None:
                     help="node pool, KIND standard|preemptible|spot (default spot-pool:spot); "
                          "repeat for several")
     up.add_argument("--profile", default="fast", help="timing profile: fast (CI) or gke (real)")
-    up.add_argument("--ip-block", type=int, default=20,
-                    help="second octet of the lab's 127.B.0.0/16 addresses (default 20)")
+    up.add_argument("--ip-block", type=int, default=None,
+                    help="second octet of the lab's 127.B.0.0/16 addresses (default: the first "
+                         "free one from 20)")
     up.add_argument("--no-app", action="store_true", help="do not deploy the sample service")
     up.add_argument("--apiserver-port", type=int, help="default: a free port")
     up.add_argument("--timeout", type=float, default=120, help="seconds to wait for readiness")

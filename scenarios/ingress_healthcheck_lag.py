@@ -24,7 +24,7 @@ LB_REQUESTS, FAILED = "gameday_lb_requests_total", 'code="502"'  # client side o
 # --gameday-set window_total='gameday_load_requests_total{job="gameday-load"}'
 DURING = [Availability.from_load(0.90, name="availability")]
 STEADY = [Availability.from_load(0.99, name="steady_availability")]
-BASELINE_S, SETTLE_S, FAULT_S, KILL, USERS = 6.0, 4.0, 12.0, 2, 10
+BASELINE_S, SETTLE_S, FAULT_S, KILL, USERS = 6.0, 4.0, 15.0, 1, 10
 
 
 @pytest.mark.parametrize("setting", list(HEALTH_CHECKS))

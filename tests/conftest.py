@@ -1,7 +1,7 @@
 """Test-suite fixtures: one real lab per test session, shared by every test under tests/lab/.
 
-Each session gets its own state folder and 127.B.0.0/16 block, so two sessions on one machine
-(a developer's and CI's, or two developers') never share nodes, ports or pod addresses.
+Each session gets its own state folder and a free 127.B.0.0/16 block (picked by `lab up`), so
+two sessions on one machine never share nodes, ports or pod addresses.
 """
 
 from __future__ import annotations
@@ -50,10 +50,8 @@ def lab() -> Iterator[LabHandle]:
     """Start a lab once for the session (fast profile), stop and purge it afterwards."""
     pid = os.getpid()
     state_dir = ROOT / ".gameday" / f"test-lab-{pid}"
-    block = 30 + pid % 60
     shutil.rmtree(state_dir, ignore_errors=True)
-    state = up(LabConfig(nodes=6, zones=3, profile="fast", ip_block=block), state_dir,
-               quiet=True)
+    state = up(LabConfig(nodes=6, zones=3, profile="fast"), state_dir, quiet=True)
     try:
         yield LabHandle(state)
     finally:

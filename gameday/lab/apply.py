@@ -1,7 +1,8 @@
 """Apply the lab's YAML manifests (CRDs, the sample service) like `kubectl apply` would.
 
 The dynamic client discovers each kind's API, so custom resources (BackendConfig) go through the
-same path as Deployments; an object that exists is replaced, keeping `lab up` idempotent.
+same path as Deployments. Server-side apply makes it idempotent without replacing objects
+wholesale (a replaced Service would lose its allocated clusterIP and be refused).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from gameday.errors import LabError
 
 MANIFESTS = resources.files("gameday.lab") / "manifests"
+FIELD_MANAGER = "gameday-lab"
 
 
 def manifest(name: str) -> list[dict]:
@@ -49,16 +51,12 @@ def _apply_one(client: dynamic.DynamicClient, doc: dict, timeout_s: float) -> No
                                "is its CRD applied?") from None
             client.resources.invalidate_cache()
             time.sleep(0.3)
-    namespace = doc["metadata"].get("namespace")
     try:
-        res.create(body=doc, namespace=namespace, _request_timeout=10)
+        res.server_side_apply(body=doc, namespace=doc["metadata"].get("namespace"),
+                              field_manager=FIELD_MANAGER, force_conflicts=True,
+                              _request_timeout=10)
     except ApiException as exc:
-        if exc.status != 409:
-            raise LabError(f"could not create {kind}/{name}: {exc.reason} {exc.body}") from exc
-        current = res.get(name=name, namespace=namespace, _request_timeout=10)
-        doc = {**doc, "metadata": {**doc["metadata"],
-                                   "resourceVersion": current.metadata.resourceVersion}}
-        res.replace(body=doc, namespace=namespace, _request_timeout=10)
+        raise LabError(f"could not apply {kind}/{name}: {exc.reason} {exc.body}") from exc
     if kind == "CustomResourceDefinition":
         _wait_established(res, name, deadline)
 

@@ -15,6 +15,7 @@ from gameday.lab.compute.layout import ClusterLayout, NodePool
 from gameday.lab.profiles import get_profile
 
 PROVISIONING = {"standard": "STANDARD", "preemptible": "PREEMPTIBLE", "spot": "SPOT"}
+SERVICE_BLOCK = 96  # 127.96.0.0/16 is the lab's Service CIDR
 MAX_NODES = 250  # node IPs 127.B.0.1-250, one /24 of pod IPs each
 
 
@@ -51,7 +52,7 @@ class LabConfig:
     profile: str = "fast"
     project: str = "gameday-lab"
     cluster: str = "lab"
-    ip_block: int = 20
+    ip_block: int | None = None  # None: the first free block from 20 up, chosen by `lab up`
     deploy_app: bool = True
 
     def validate(self) -> LabConfig:
@@ -77,7 +78,8 @@ class LabConfig:
             raise UsageError("a lab needs at least one node pool")
         if len({p.name for p in self.pools}) != len(self.pools):
             raise UsageError("node pool names must be unique")
-        if not 1 <= self.ip_block <= 254 or self.ip_block in (0, 96):
+        if self.ip_block is not None and (not 1 <= self.ip_block <= 254
+                                          or self.ip_block == SERVICE_BLOCK):
             raise UsageError(f"--ip-block must be 1-254 and not 96 (got {self.ip_block})")
         return self
 
@@ -90,6 +92,8 @@ class LabConfig:
     def to_layout(self) -> ClusterLayout:
         """The compute model's view: each pool has the same node count in every zone, as a
         GKE regional node pool does; node i gets 127.B.0.(i+1), its pods 127.B.(i+1).x."""
+        if self.ip_block is None:
+            raise UsageError("the lab's ip_block is chosen by `lab up`; set it before planning")
         per_zone = self.nodes // (self.zones * len(self.pools))
         pools = tuple(NodePool(p.name, tuple(self.zone_names), per_zone, PROVISIONING[p.kind])
                       for p in self.pools)

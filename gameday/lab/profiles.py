@@ -53,6 +53,10 @@ TIMINGS: dict[str, Timing] = {
     "hc_healthy_threshold": Timing(1, 1, "ingress-gce NEG healthyThreshold 1 (a count)"),
     "hc_unhealthy_threshold": Timing(2, 2, "ingress-gce NEG unhealthyThreshold 2 (a count)"),
     "scrape_interval": Timing(15, 1, "Prometheus scrape interval (GMP default 30 s, often 15 s)"),
+    "neg_detach_delay": Timing(
+        15, 6, "NEG detach after a pod leaves the EndpointSlice: ingress-gce NEG sync + GCLB "
+        "reprogramming take seconds to tens of seconds (why GKE advises a preStop delay)"
+    ),
     "neg_readiness_gate_timeout": Timing(
         600, 30, "NEG readiness gate forced True after 10 min"
     ),
@@ -84,6 +88,7 @@ class Profile:
     hc_healthy_threshold: float
     hc_unhealthy_threshold: float
     scrape_interval: float
+    neg_detach_delay: float
     neg_readiness_gate_timeout: float
 
     def describe(self) -> list[tuple[str, float, str]]:

@@ -32,6 +32,25 @@ def port_taken(port: int) -> bool:
     return False
 
 
+def listening_blocks() -> set[int]:
+    """Second octets B of every 127.B.x.y address something listens on (TCP, IPv4).
+
+    A lab owns 127.B.0.0/16 for its nodes and pods; a listener inside another lab's block
+    means two labs would hand out the same pod addresses.
+    """
+    blocks = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A":  # LISTEN
+                ip_hex = local.split(":")[0]
+                octets = [int(ip_hex[i:i + 2], 16) for i in (6, 4, 2, 0)]  # little endian
+                if octets[0] == 127:
+                    blocks.add(octets[1])
+    return blocks
+
+
 def http_ok(url: str, token: str | None = None, ca_file: Path | None = None,
             timeout_s: float = 2.0) -> bool:
     headers = {"Authorization": f"Bearer {token}"} if token else {}

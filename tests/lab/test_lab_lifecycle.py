@@ -85,3 +85,18 @@ def test_missing_binaries_say_how_to_get_them(tmp_path: Path, capsys: pytest.Cap
     monkeypatch.delenv("GAMEDAY_K8S_BIN", raising=False)
     code, _, err = _cli(capsys, "lab", "up", "--state-dir", str(tmp_path / "lab"))
     assert code == 2 and "gameday lab install" in err and "kube-apiserver" in err
+
+
+def test_ip_block_in_use_is_refused_and_auto_skips_it(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from gameday.lab.up import _ip_block
+    from gameday.lab.waits import listening_blocks
+
+    with socket.socket() as s:
+        s.bind(("127.77.1.2", 0))  # as another lab's pod would
+        s.listen()
+        assert 77 in listening_blocks()
+        code, _, err = _cli(capsys, "lab", "up", "--state-dir", str(tmp_path / "lab"),
+                            "--ip-block", "77")
+        assert code == 2 and "127.77.0.0/16 is in use" in err
+        assert _ip_block(None) != 77

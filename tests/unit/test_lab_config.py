@@ -39,7 +39,7 @@ def test_pool_parsing() -> None:
 
 
 def test_default_layout_is_six_spot_nodes_over_three_zones() -> None:
-    config = LabConfig().validate()
+    config = LabConfig(ip_block=20).validate()
     _, instances = plan(config.to_layout())
     assert len(instances) == 6
     assert sorted({i.zone for i in instances}) == [
@@ -51,7 +51,8 @@ def test_default_layout_is_six_spot_nodes_over_three_zones() -> None:
 
 
 def test_two_pools_get_the_same_count_in_every_zone() -> None:
-    config = LabConfig(nodes=12, pools=(PoolConfig("a", "standard"), PoolConfig("b", "spot")))
+    config = LabConfig(nodes=12, pools=(PoolConfig("a", "standard"), PoolConfig("b", "spot")),
+                       ip_block=20)
     _, instances = plan(config.validate().to_layout())
     per = {(i.pool.name, i.zone) for i in instances}
     assert len(per) == 6

@@ -39,13 +39,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    lb = LoadBalancer(args.listen, args.admin_listen)
+    profile = get_profile(args.profile)
+    lb = LoadBalancer(args.listen, args.admin_listen, profile.neg_detach_delay)
     try:
         api = kube_config.new_client_from_config(args.kubeconfig, context=args.context)
     except (OSError, kube_config.ConfigException) as exc:
         raise LabError(f"cannot load kubeconfig {args.kubeconfig} "
                        f"(context {args.context}): {exc}") from exc
-    defaults = HealthCheckSettings.from_profile(get_profile(args.profile))
+    defaults = HealthCheckSettings.from_profile(profile)
     watcher = Watcher(api, ClusterCache(lb, defaults))
     await lb.start()
     try:

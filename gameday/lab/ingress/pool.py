@@ -1,13 +1,16 @@
 """Runtime state of the backend services: endpoints, their health, and who gets the next request.
 
 A new configuration (from the watcher, or from a test) is applied as a diff so that an endpoint
-that stays keeps its health history: only new endpoints start UNKNOWN and must pass a check, and
-an endpoint that left the EndpointSlice leaves the pool at once (NEG detach). No I/O here: the
-prober feeds results in, the proxy asks `pick`.
+that stays keeps its health history: only new endpoints start UNKNOWN and must pass a check. An
+endpoint that left the EndpointSlice stays in the pool for `detach_delay_s` (NEG detach: on GKE
+ingress-gce must sync the NEG and GCLB reprogram before traffic stops; until then only the
+health check protects clients from a dead pod), then leaves. No I/O here: the prober feeds
+results in, the proxy asks `pick`, the load balancer calls `expire` on a timer.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +24,7 @@ class EndpointState:
 
     spec: EndpointSpec
     health: EndpointHealth = field(default_factory=EndpointHealth)
+    detach_at: float | None = None  # monotonic time it leaves the pool; None while attached
 
 
 @dataclass(frozen=True)
@@ -51,20 +55,22 @@ class BackendService:
         return {
             "health_check": self.spec.health_check.as_dict(),
             "timeout_s": self.spec.timeout_s,
-            "endpoints": [{"address": addr, "pod": e.spec.pod, **e.health.as_dict()}
-                          for addr, e in sorted(self.endpoints.items())],
+            "endpoints": [{"address": addr, "pod": e.spec.pod, "detaching": e.detach_at is not None,
+                           **e.health.as_dict()} for addr, e in sorted(self.endpoints.items())],
         }
 
 
 class BackendPool:
     """All backend services of the current configuration."""
 
-    def __init__(self) -> None:
+    def __init__(self, detach_delay_s: float = 0.0) -> None:
         self.config = LbConfig()
         self.services: dict[str, BackendService] = {}
+        self.detach_delay_s = detach_delay_s
 
-    def apply(self, config: LbConfig) -> PoolChange:
+    def apply(self, config: LbConfig, now: float | None = None) -> PoolChange:
         """Switch to a new configuration, keeping the health of endpoints that remain."""
+        now = time.monotonic() if now is None else now
         added: list[tuple[str, str]] = []
         removed: list[tuple[str, str]] = []
         changed: set[str] = set()
@@ -79,16 +85,31 @@ class BackendPool:
             service.spec = spec
             wanted = {e.address: e for e in spec.endpoints}
             for addr in service.endpoints.keys() - wanted.keys():
-                del service.endpoints[addr]
-                removed.append((name, addr))
+                state = service.endpoints[addr]
+                if self.detach_delay_s <= 0:
+                    del service.endpoints[addr]
+                    removed.append((name, addr))
+                elif state.detach_at is None:
+                    state.detach_at = now + self.detach_delay_s
             for addr, ep in wanted.items():
                 if addr in service.endpoints:
                     service.endpoints[addr].spec = ep
+                    service.endpoints[addr].detach_at = None  # back before its detach
                 else:
                     service.endpoints[addr] = EndpointState(ep)
                     added.append((name, addr))
         self.config = config
         return PoolChange(tuple(added), tuple(removed), frozenset(changed))
+
+    def expire(self, now: float) -> PoolChange:
+        """Detach the endpoints whose detach delay has run out."""
+        removed = []
+        for name, service in self.services.items():
+            for addr, state in list(service.endpoints.items()):
+                if state.detach_at is not None and state.detach_at <= now:
+                    del service.endpoints[addr]
+                    removed.append((name, addr))
+        return PoolChange(removed=tuple(removed))
 
     def pick(self, service: str) -> EndpointSpec | None:
         """A healthy endpoint for the next request, or None (GCLB: failed_to_pick_backend)."""
