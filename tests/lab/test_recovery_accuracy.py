@@ -70,7 +70,11 @@ def test_measured_recovery_matches_ground_truth(lab: LabHandle, kube: KubeAdapte
     eventually(lambda: apps.read_namespaced_deployment("acc", namespace).status.ready_replicas
                == 3, 40, "3 ready replicas")
     victim = kube.list_pods(namespace, "app=acc")[0].node
-    before = kube.list_pods(None)  # every namespace: the demo app's pods move too
+    # every namespace: the demo app's pods move too; not those of namespaces being deleted
+    # (other tests' leftovers), which get no replacement
+    gone = {ns for ns in {p.namespace for p in kube.list_pods(None)}
+            if kube.namespace_terminating(ns)}
+    before = [p for p in kube.list_pods(None) if p.namespace not in gone and not p.terminating]
     moved = Counter(replica_set(p.namespace, p.name) for p in before if p.node == victim)
     target = Target(kube=kube, safety=Safety(), ledger=Ledger(tmp_path / "ledger.jsonl"),
                     compute=ComputeAdapter(api_endpoint=lab.status["compute_endpoint"]),

@@ -82,4 +82,7 @@ def test_preemption_recreates_as_many_vms_as_it_took(scenario_run: tuple) -> Non
             nodes = int(test_id.split("[")[-1].rstrip("]"))
             assert doc["figures"]["instances_recreated"] == nodes
             figs = doc["figures"]
-            assert figs["node_not_ready_s"] <= min(figs["pods_ready_s"], figs["node_back_s"])
+            # pods may be Ready elsewhere before the node is even NotReady: GKE's graceful
+            # shutdown ends them within the preemption notice
+            assert figs["pods_rescheduled_s"] <= figs["pods_ready_s"]
+            assert figs["node_not_ready_s"] <= figs["node_back_s"]

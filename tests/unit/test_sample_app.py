@@ -40,6 +40,14 @@ class Pod:
     started: float
 
 
+def catches_sigterm(pid: int) -> bool:
+    """True once the process handles SIGTERM (bit 15 of SigCgt in /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
 def _address() -> tuple[str, int]:
     """A free port on a random 127.x address, the way pod IPs are handed out in the lab."""
     host = f"127.{random.randint(100, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
@@ -154,7 +162,8 @@ def test_sigterm_drains_not_ready_then_exits_zero(start_pod) -> None:
 
 def test_sigterm_during_startup_delay_exits_at_once(start_pod) -> None:
     pod = start_pod(wait=False, STARTUP_DELAY_S="30")
-    time.sleep(0.5)
+    # before the handler is installed SIGTERM would just kill the interpreter: wait for it
+    eventually(lambda: catches_sigterm(pod.proc.pid), 15, "the app's SIGTERM handler", 0.02)
     pod.proc.send_signal(signal.SIGTERM)
     assert pod.proc.wait(timeout=3) == 0
 
