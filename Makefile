@@ -5,7 +5,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup lab-install demo test lint bench clean
+.PHONY: setup lab-install test-deps demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,15 +24,27 @@ lab-install: $(STAMP)
 demo: setup
 	$(BIN)/pytest scenarios/zone_outage.py --keep-lab --gameday-set zones=europe-west1-b
 
-test: setup
+# the report test renders the HTML report in headless Chromium (Debian's package)
+test-deps:
+	command -v chromium >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test: setup test-deps
 	$(BIN)/ruff check gameday tests scenarios bench conftest.py
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check gameday tests scenarios bench conftest.py
 
+# benchmarks compare side by side within one script run; figures go to BENCHMARKS.md
 bench: setup
+	command -v wrk >/dev/null && command -v haproxy >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk haproxy)
 	$(BIN)/python bench/lab_up.py
+	$(BIN)/python bench/plugin_overhead.py
+	$(BIN)/python bench/load_throughput.py
+	$(BIN)/python bench/ingress_throughput.py
+	$(BIN)/python bench/scenarios.py
 
 clean:
 	-$(BIN)/gameday lab down --purge
