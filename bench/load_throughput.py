@@ -13,6 +13,7 @@ whether `workers=2` buys anything here, not a general Locust benchmark.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import socket
 import statistics
@@ -99,9 +100,13 @@ def steady_rps(result: LoadResult) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--host", help="measure against this URL (e.g. the lab's ingress_url) "
+                                       "instead of a local static target")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="gameday-bench-") as tmp, target(Path(tmp)) as (
-            url, what):
+    with tempfile.TemporaryDirectory(prefix="gameday-bench-") as tmp, \
+            contextlib.ExitStack() as stack:
+        url, what = ((args.host, args.host) if args.host
+                     else stack.enter_context(target(Path(tmp))))
         rows = [(label, measure(url, workers, args.seconds, Path(tmp) / label))
                 for label, workers in (("1 process", 0), ("master + 2 workers", 2))]
     print(f"target: {what}; default FastHttpUser, 20 users, no wait, {args.seconds:g} s each")
