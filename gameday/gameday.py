@@ -27,32 +27,30 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from gameday.errors import GamedayError, UsageError
 from gameday.evidence import Evidence
+from gameday.expectations import Expectations
+from gameday.verdicts import Verdicts
 
 if TYPE_CHECKING:
     import pytest
 
-    from gameday.adapters.kube import DeploymentStatus, KubeAdapter
+    from gameday.adapters.kube import KubeAdapter
     from gameday.adapters.prometheus import PromClient
     from gameday.faults.base import Fault, FaultResult, Target
-    from gameday.faults.selection import NodeSelector
     from gameday.load.runner import LoadRun
     from gameday.run import RunContext
-    from gameday.slo import Verdict
 
 F = TypeVar("F", bound="Fault")
 T = TypeVar("T")
-
-
-class SteadyStateNotMet(GamedayError):
-    """The baseline did not meet the SLOs: nothing was injected (the scenario is invalid)."""
 
 
 def _utc(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, dt.UTC)
 
 
-class GameDay:
-    """One scenario's game day; built by the `gameday` fixture."""
+class GameDay(Verdicts, Expectations):
+    """One scenario's game day; built by the `gameday` fixture. SLO judging comes from
+    `Verdicts` (gameday/verdicts.py), checks on the app and nodes from `Expectations`
+    (gameday/expectations.py)."""
 
     def __init__(self, run: RunContext, item: pytest.Item) -> None:
         self.run = run
@@ -204,41 +202,19 @@ class GameDay:
                                       selector=f'up{{job="gameday-load",run="{run_id}"}}')
 
     def _default_host(self) -> str:
+        """`--gameday-set load_host=URL`, else the lab's ingress."""
+        if url := self.settings.overrides.get("load_host"):
+            return url
         if self.run.target.lab is not None:
             url = self.run.target.lab.endpoints().get("ingress_url")
             if url:
                 return url
-        raise UsageError("no load target: pass host= to gameday.load(), or run on the lab")
+        raise UsageError("no load target: pass --gameday-set load_host=URL (your Ingress's "
+                         "address), or host= to gameday.load()")
 
     def _targets_dir(self) -> Path | None:
         lab = self.run.target.lab
         return lab.dir / "prometheus" / "targets" if lab is not None else None
-
-    # -- the application under test ------------------------------------------------------------
-    def ensure_available(self, namespace: str, name: str, timeout_s: float
-                         ) -> DeploymentStatus:
-        """The app must be fully available before a scenario starts (else a clear error)."""
-        from gameday.checks import ensure_available
-
-        status = ensure_available(self.kube, namespace, name, timeout_s)
-        self.evidence.event("app.available", f"{namespace}/{name}: {status.available}/"
-                            f"{status.desired} available", source="gameday")
-        return status
-
-    def expect_replicas_outside(self, app: Any, zone: str, timeout_s: float) -> float:
-        """Wait until all of the app's replicas are ready outside `zone`; figure
-        `rescheduled_s` is the time from the fault's injection until then."""
-        if self.dry_run:
-            return 0.0
-        from gameday.checks import wait_replicas_outside
-
-        wait_replicas_outside(self.kube, app.namespace, app.selector, zone, app.replicas,
-                              timeout_s)
-        since_fault = time.time() - self._phase_starts["fault"]
-        self.evidence.figures["rescheduled_s"] = since_fault
-        self.evidence.event("app.rescheduled", f"{app.replicas} replicas ready outside {zone} "
-                            f"{since_fault:.1f}s after injection", source="gameday")
-        return since_fault
 
     # -- faults --------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -257,126 +233,6 @@ class GameDay:
                 fault.revert()
                 self._faults.remove(fault)
                 self.evidence.figures[f"{fault.kind}.reverted_at"] = time.time()
-
-    def spot_nodes(self, count: int) -> NodeSelector:
-        """`count` Ready Spot/preemptible nodes spread over zones (inside the blast radius)."""
-        from gameday.node_loss import spread_spot_nodes
-
-        return spread_spot_nodes(self.kube.list_nodes(), count)
-
-    def expect_nodes_replaced(self, timeout_s: float) -> dict[str, float]:
-        """Wait until the innermost fault's lost nodes are back (NodePreemption: Ready with a
-        new boot id); in GCE mode each VM must have a new instance id. Figures: each milestone
-        in seconds since injection (`node_not_ready_s` ... `node_back_s`)."""
-        if self.dry_run or not self._faults:
-            return {}
-        from gameday.node_loss import milestone_figures, replacements
-
-        fault = self._faults[-1]
-        seen = fault.wait_recovered(timeout_s)  # type: ignore[attr-defined]
-        assert fault.result is not None and fault.result.injected_at is not None
-        figures = milestone_figures(seen, fault.result.injected_at)
-        self.evidence.figures.update(figures)
-        planned = fault.plan().undo.get("nodes", [])
-        if self.run.compute is not None and planned and "instance_id" in planned[0]:
-            replaced = replacements(self.run.compute, planned)
-            self.evidence.figures["instances_recreated"] = sum(r.recreated for r in replaced)
-            self.evidence.event("nodes.replaced", ", ".join(
-                f"{r.node}: instance {r.old_id} -> {r.new_id}" for r in replaced),
-                source="gameday", data={"replacements": replaced})
-            stale = [r.node for r in replaced if not r.recreated]
-            if stale:
-                raise AssertionError(f"node(s) {', '.join(stale)} came back on their old VM: "
-                                     "the MIG did not recreate them")
-        return figures
-
-    def error_window(self, name: str, killed: FaultResult, total: str, failed: str,
-                     bound_s: float) -> float:
-        """Seconds from the first backend kill in `killed` to the last failed request counted
-        by `total` + `failed` matchers; figures `NAME_window_s`, `NAME_bound_s` (what the
-        health check promises) and `NAME_requests` (how many failed)."""
-        if self.dry_run:
-            return 0.0
-        from gameday.error_window import measure_error_window
-
-        since = min(k["killed_at"] for k in killed.data["killed"])
-        end = max(p.end for p in self.evidence.phases).timestamp()
-        prom = self.prom
-        prom.wait_for_scrape(end)
-        window = measure_error_window(prom, total, failed, since, end)
-        self.evidence.figures.update({f"{name}_window_s": window.seconds,
-                                      f"{name}_bound_s": bound_s,
-                                      f"{name}_requests": window.failed})
-        self.evidence.event("error_window", f"{window.failed:g} failed of {window.requests:g} "
-                            f"requests, last {window.seconds:.1f}s after the kill (bound "
-                            f"{bound_s:g}s)", source="gameday",
-                            data={"queries": window.queries})
-        return window.seconds
-
-    # -- SLOs ------------------------------------------------------------------------------------
-    def windows(self, *phases: str) -> list[Any]:
-        from gameday.slo import Window
-
-        found = {p.name: p for p in self.evidence.phases}
-        missing = [p for p in phases if p not in found]
-        if missing:
-            raise UsageError(f"no phase {', '.join(missing)} ran in this test; phases so far: "
-                             f"{', '.join(found) or 'none'}")
-        return [Window(p, found[p].start, found[p].end) for p in phases]
-
-    def evaluate(self, slos: list[Any], *phases: str) -> list[Verdict]:
-        """Judge SLOs over each named phase's window; verdicts are kept for the reports."""
-        if self.dry_run:
-            return []
-        prom = self.prom
-        verdicts = []
-        for window in self.windows(*phases):
-            prom.wait_for_scrape(window.end)
-            for slo in slos:
-                verdict = slo.evaluate(prom, window)
-                verdicts.append(verdict)
-                self.evidence.add_verdict(verdict)
-        return verdicts
-
-    def steady_state(self, slos: list[Any], seconds: float) -> list[Verdict]:
-        """Baseline phase: the SLOs must hold before anything is injected."""
-        self.observe("baseline", seconds)
-        verdicts = self.evaluate(slos, "baseline")
-        bad = [v for v in verdicts if not v.passed]
-        if bad:
-            raise SteadyStateNotMet(
-                "steady state not met, nothing was injected:\n" +
-                "\n".join(f"  - {v.message}" for v in bad))
-        return verdicts
-
-    def recovery(self, slo: Any, since: str = "inject") -> Verdict | None:
-        """Measure time to recover, from the fault's injection (`since="inject"`) or from its
-        revert (`since="revert"`, e.g. a zone coming back); figure `recovery_time_s`."""
-        if self.dry_run:
-            return None
-        from gameday.slo import Window
-
-        if since not in ("inject", "revert"):
-            raise UsageError(f"recovery since must be 'inject' or 'revert', got {since!r}")
-        (fault,) = self.windows("fault")
-        end = max(p.end for p in self.evidence.phases)
-        prom = self.prom
-        prom.wait_for_scrape(end)
-        start = fault.start if since == "inject" else fault.end
-        verdict = slo.evaluate(prom, Window(f"recovery since {since}", start, end))
-        self.evidence.add_verdict(verdict)
-        if verdict.measured is not None:
-            self.evidence.figures["recovery_time_s"] = verdict.measured
-        return verdict
-
-    def assert_slos(self) -> None:
-        """Fail the test with every SLO that did not pass; a dry run judges nothing."""
-        if self.dry_run:
-            self.evidence.event("slo.skipped", "dry run: no SLO judged", source="gameday")
-            return
-        from gameday.slo import assert_slos
-
-        assert_slos(self.evidence.verdicts)
 
     # -- end of test -----------------------------------------------------------------------------
     def close(self, outcome: Mapping[str, Any]) -> None:
