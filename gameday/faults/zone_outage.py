@@ -24,6 +24,7 @@ from gameday.errors import UsageError
 from gameday.faults.base import Fault, FaultPlan, FaultResult, Target
 from gameday.faults.node_drain import cordon_all
 from gameday.faults.selection import known_zones
+from gameday.waiting import wait_for
 
 if TYPE_CHECKING:
     from gameday.adapters.compute import ComputeAdapter
@@ -94,9 +95,7 @@ class ZoneOutage(Fault):
     def _apply(self, plan: FaultPlan, result: FaultResult) -> None:
         undo = plan.undo
         if undo["mode"] == "k8s":
-            cordon_all(self.target.kube, undo["nodes"])
-            for name in undo["nodes"]:
-                self.target.kube.add_taint(name, OUTAGE_TAINT)
+            self._hold_k8s(undo["nodes"])
             self.emit("down", f"zone {self.zone}: cordoned and tainted", nodes=undo["nodes"])
             return
         from gameday.adapters.compute import DO_NOTHING, parse_provider_id
@@ -112,6 +111,25 @@ class ZoneOutage(Fault):
             self.emit("stopped", f"stopped {instance}", instance=instance)
         self.emit("down", f"zone {self.zone}: every instance stopped",
                   instances=undo["instances"])
+
+    def _hold_k8s(self, nodes: list[str], timeout: float = 15.0) -> None:
+        """Cordon and taint, then confirm it stuck: on Kubernetes 1.20 the node-lifecycle
+        controller rewrites taint lists from a stale cache (no version check before 1.21),
+        which can drop a taint just added. Re-apply until every node shows both."""
+        kube = self.target.kube
+
+        def held() -> bool | None:
+            missing = [n for n in kube.list_nodes() if n.name in nodes and (
+                not n.unschedulable or not any(t.key == OUTAGE_TAINT.key for t in n.taints))]
+            if not missing:
+                return True
+            cordon_all(kube, [n.name for n in missing])
+            for node in missing:
+                kube.add_taint(node.name, OUTAGE_TAINT)
+            return None
+
+        wait_for(f"zone {self.zone}'s nodes to stay cordoned and tainted", held,
+                 timeout=timeout, interval=0.2)
 
     @classmethod
     def undo(cls, undo: Mapping[str, Any], kube: KubeAdapter,
