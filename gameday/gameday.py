@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     import pytest
 
     from gameday.adapters.kube import KubeAdapter
+    from gameday.adapters.kube_types import ClusterEvent
     from gameday.adapters.prometheus import PromClient
+    from gameday.cluster_events import EventRecorder
     from gameday.faults.base import Fault, FaultResult, Target
     from gameday.load.runner import LoadRun
     from gameday.run import RunContext
@@ -61,6 +63,7 @@ class GameDay(Verdicts, Expectations):
         self._faults: list[Fault] = []
         self._phase_starts: dict[str, float] = {}
         self._load: LoadRun | None = None
+        self._events: EventRecorder | None = None
 
     # -- target ------------------------------------------------------------------------------
     @property
@@ -130,6 +133,8 @@ class GameDay(Verdicts, Expectations):
     def phase(self, name: str) -> Iterator[None]:
         """Mark a phase (baseline, fault, recovery): its window is what SLOs are judged on."""
         start = time.time()
+        if self._events is None:
+            self._record_cluster_events(start)
         self._phase_starts[name] = start
         self.evidence.event("phase.start", name, source="gameday")
         try:
@@ -138,6 +143,18 @@ class GameDay(Verdicts, Expectations):
             end = time.time()
             self.evidence.add_phase(name, _utc(start), _utc(end))
             self.evidence.event("phase.end", name, source="gameday")
+
+    def _record_cluster_events(self, since: float) -> None:
+        """Kubernetes Events from the first phase on go into the timeline (illustration only:
+        events can be lost, so no verdict depends on them)."""
+        from gameday.cluster_events import EventRecorder
+
+        def sink(event: ClusterEvent, when: dt.datetime) -> None:
+            self.evidence.event(f"k8s.{event.reason}", f"{event.object}: {event.message}",
+                                source="k8s", ts=when,
+                                data={"type": event.type, "count": event.count})
+
+        self._events = EventRecorder(self.kube, sink, _utc(since)).start()
 
     def hold(self, seconds: float) -> None:
         """Keep the current state for a measured window while load runs; fail fast if the
@@ -239,6 +256,8 @@ class GameDay(Verdicts, Expectations):
         """Revert what the test left injected, then write the evidence for the reports."""
         for fault in list(reversed(self._faults)):
             fault.revert()
+        if self._events is not None:
+            self._events.stop()
         self.evidence.outcome = dict(outcome)
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "evidence.json").write_text(json.dumps(self.evidence.to_dict(), indent=2,

@@ -85,7 +85,9 @@ def controller_manager_argv(binary: Path, pki: Pki, profile: Profile) -> list[st
         "--use-service-account-credentials=false",
         f"--node-monitor-grace-period={int(profile.node_monitor_grace_period)}s",
         f"--node-monitor-period={int(profile.node_monitor_period)}s",
-        "--secure-port=0", "--port=0", "--controllers=*",
+        # Endpoints reject loopback addresses, so the Endpoints controller would only fail and
+        # flood events; consumers read EndpointSlices, whose controller stays on
+        "--secure-port=0", "--port=0", "--controllers=*,-endpoint",
         # the lab has no cloud controller: node routes and CIDRs are not ours to allocate
         "--allocate-node-cidrs=false", "--configure-cloud-routes=false",
         "--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10",
