@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from gameday.adapters.compute import ComputeAdapter
     from gameday.adapters.kube import KubeAdapter
 
+SETTLING = frozenset({"STOPPING", "PROVISIONING", "STAGING", "SUSPENDING", "REPAIRING"})
 OUTAGE_TAINT = Taint("gameday.dev/zone-outage", "NoExecute", "true")
 
 
@@ -150,7 +151,13 @@ class ZoneOutage(Fault):
                              "Compute access (the compute adapter / --gce-endpoint)")
         done = []
         for instance in undo["instances"]:
-            compute.start_instance(parse_provider_id(instance))  # starting a RUNNING VM: no-op
+            ref = parse_provider_id(instance)
+            # a revert can interrupt the stop itself (Ctrl-C, SIGTERM mid-inject): GCE refuses
+            # to start a VM that is still STOPPING, so let the stop finish first
+            wait_for(f"{instance} to leave {', '.join(sorted(SETTLING))}",
+                     lambda r=ref: True if compute.get_instance(r).status not in SETTLING
+                     else None, timeout=compute.operation_timeout, interval=0.5)
+            compute.start_instance(ref)  # starting a RUNNING VM: no-op
             done.append(f"started {instance}")
         for mig in undo["migs"]:
             compute.set_mig_failure_action(undo["project"], undo["zone"], mig["name"],

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client, config
 
+from gameday.adapters.compute import ComputeAdapter
+from gameday.adapters.kube import KubeAdapter
 from tests.conftest import LabHandle
 
 pytestmark = pytest.mark.lab
@@ -26,6 +28,21 @@ def core(api: client.ApiClient) -> client.CoreV1Api:
 @pytest.fixture(scope="session")
 def apps(api: client.ApiClient) -> client.AppsV1Api:
     return client.AppsV1Api(api)
+
+
+@pytest.fixture(scope="session")
+def kube(lab: LabHandle) -> Iterator[KubeAdapter]:
+    """The harness's own Kubernetes adapter on the lab."""
+    adapter = KubeAdapter(lab.kubeconfig, lab.context)
+    yield adapter
+    adapter.close()
+
+
+@pytest.fixture(scope="session")
+def compute(lab: LabHandle) -> ComputeAdapter:
+    """The harness's Compute adapter on the lab's GCE endpoint (the real client underneath)."""
+    return ComputeAdapter(api_endpoint=lab.status["compute_endpoint"], timeout=10,
+                          operation_timeout=30)
 
 
 @pytest.fixture

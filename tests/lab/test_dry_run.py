@@ -14,7 +14,7 @@ import pytest
 
 from gameday.faults.ledger import LEDGER_NAME
 from tests.conftest import ROOT, LabHandle
-from tests.lab.test_harness_bad_input import NO_CLOUD, audit_writes, gce_operations
+from tests.lab.evidence_of_writes import NO_CLOUD, audit_writes, gce_operations
 
 pytestmark = pytest.mark.lab
 

@@ -33,23 +33,9 @@ from gameday.faults.zone_outage import OUTAGE_TAINT, ZoneOutage
 from gameday.lab.profiles import get_profile
 from tests.conftest import LabHandle
 from tests.helpers import deployment, eventually
+from tests.lab.evidence_of_writes import audit_writes
 
 pytestmark = pytest.mark.lab
-ADMIN = "gameday-admin"  # the lab kubeconfig's user: its writes are the harness's writes
-WRITES = {"create", "update", "patch", "delete", "deletecollection"}
-
-
-@pytest.fixture(scope="module")
-def kube(lab: LabHandle) -> Iterator[KubeAdapter]:
-    adapter = KubeAdapter(lab.kubeconfig, lab.context)
-    yield adapter
-    adapter.close()
-
-
-@pytest.fixture(scope="module")
-def compute(lab: LabHandle) -> ComputeAdapter:
-    return ComputeAdapter(api_endpoint=lab.status["compute_endpoint"], timeout=10,
-                          operation_timeout=30)
 
 
 @pytest.fixture
@@ -69,13 +55,6 @@ def every_node_ready_after(kube: KubeAdapter) -> Iterator[None]:
     yield
     eventually(lambda: all(n.ready and not n.unschedulable for n in kube.list_nodes())
                and len(kube.list_nodes()) == 6, 60, "all 6 nodes Ready and schedulable")
-
-
-def audit_writes(lab: LabHandle) -> list[dict]:
-    lines = (lab.state_dir / "audit.log").read_text().splitlines()
-    events = [json.loads(line) for line in lines if line.strip()]
-    return [e for e in events if e["verb"] in WRITES and e["user"]["username"] == ADMIN
-            and e["stage"] == "ResponseComplete"]
 
 
 def ready_deployment(apps: client.AppsV1Api, namespace: str, name: str, replicas: int,

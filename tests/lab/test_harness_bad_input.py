@@ -9,8 +9,6 @@ their own test (read back from the JUnit XML, one subprocess for all of them).
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -20,16 +18,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import compute_v1
 
 from gameday.faults.ledger import LEDGER_NAME, Ledger
 from tests.conftest import ROOT, LabHandle
+from tests.lab.evidence_of_writes import NO_CLOUD, audit_writes, gce_operations
 
 pytestmark = pytest.mark.lab
-ADMIN = "gameday-admin"  # the lab kubeconfig's user: its writes are the harness's writes
-WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 
 SCENARIOS = textwrap.dedent('''
     from gameday.faults.healthcheck_lag import HealthcheckLag
@@ -116,9 +110,6 @@ EXPECTED = {  # test -> text its failure must contain
     "test_load_host_unreachable": "steady state not met, nothing was injected",
 }
 
-NO_CLOUD = {**os.environ, "NO_GCE_CHECK": "True", "GCE_METADATA_HOST": "127.0.0.1:9",
-            "GCE_METADATA_IP": "127.0.0.1:9"}  # never look for Google credentials off-box
-
 WOULD_INJECT = textwrap.dedent('''
     from gameday.faults.zone_outage import ZoneOutage
 
@@ -127,24 +118,6 @@ WOULD_INJECT = textwrap.dedent('''
         with gameday.inject(ZoneOutage, zone=gameday.param("zone", "")):
             pass
 ''')
-
-
-def audit_writes(lab: LabHandle) -> list[dict]:
-    """Completed writes by the harness's identity (lab components use other users)."""
-    events = [json.loads(line) for line in
-              (lab.state_dir / "audit.log").read_text().splitlines() if line.strip()]
-    return [e for e in events if e["verb"] in WRITES and e["user"]["username"] == ADMIN
-            and e["stage"] == "ResponseComplete"]
-
-
-def gce_operations(lab: LabHandle) -> int:
-    """Operations the Compute endpoint recorded, listed with the real client."""
-    ops = compute_v1.ZoneOperationsClient(
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=lab.status["compute_endpoint"]),
-        transport="rest")
-    return sum(len(list(ops.list(project=lab.status["gce_project"], zone=zone, timeout=10)))
-               for zone in lab.state.config.zone_names)
 
 
 @pytest.fixture

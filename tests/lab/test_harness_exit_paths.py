@@ -46,18 +46,6 @@ SCENARIO = textwrap.dedent('''
 ''')
 
 
-@pytest.fixture(scope="module")
-def kube(lab: LabHandle) -> Iterator[KubeAdapter]:
-    adapter = KubeAdapter(lab.kubeconfig, lab.context)
-    yield adapter
-    adapter.close()
-
-
-@pytest.fixture(scope="module")
-def compute(lab: LabHandle) -> ComputeAdapter:
-    return ComputeAdapter(api_endpoint=lab.status["compute_endpoint"], timeout=10)
-
-
 def cluster_problems(kube: KubeAdapter, compute: ComputeAdapter) -> list[str]:
     """Everything that says a fault is still in place; empty when the cluster is clean."""
     nodes = kube.list_nodes()
