@@ -8,6 +8,7 @@
     ├── SafetyError           a destructive action was refused before any write
     ├── ConditionTimeout      something we waited for did not happen in time
     ├── FaultError            a fault could not be injected or reverted
+    ├── LoadError             Locust could not be started, stopped or read
     └── SloError              an SLO could not be evaluated (inconclusive) or is malformed
 
 Every message should tell the user what to do next, not only what went wrong.
@@ -53,6 +54,10 @@ class ConditionTimeout(GamedayError):
 
 class FaultError(GamedayError):
     """A fault failed to inject or revert."""
+
+
+class LoadError(GamedayError):
+    """Locust could not be started, stopped or read; the message says where to look."""
 
 
 class SloError(GamedayError):

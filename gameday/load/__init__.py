@@ -4,7 +4,7 @@ The harness side imports no Locust (gevent must stay out of the pytest process);
 imports `exporter`, `guard`, `wrapper.classes_of` and `default_user` in its own process.
 """
 
-from gameday.load.errors import LoadError
+from gameday.errors import LoadError
 from gameday.load.runner import LoadRun
 from gameday.load.spec import LoadSpec
 from gameday.load.stats import LoadResult, RequestTotals, TimelinePoint

@@ -29,8 +29,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 import gameday
-from gameday.errors import ConditionTimeout
-from gameday.load.errors import LoadError
+from gameday.errors import ConditionTimeout, LoadError
 from gameday.load.spec import LoadSpec
 from gameday.load.stats import LoadResult, read_result
 from gameday.load.wrapper import DEADLINE_ENV, PORT_ENV, write_wrapper

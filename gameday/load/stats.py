@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
-from gameday.load.errors import LoadError
+from gameday.errors import LoadError
 
 
 @dataclass(frozen=True)
