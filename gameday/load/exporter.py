@@ -31,23 +31,22 @@ from prometheus_client import (
     start_http_server,
 )
 
+from gameday.load import metrics
 from gameday.load.wrapper import PORT_ENV
-
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 
 disable_created_metrics()  # this process is ours: keep /metrics to the series we define
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter(
-    "gameday_load_requests",
+    metrics.REQUESTS,
     "Requests sent by the game day's load, by outcome as the client saw it.",
     ("method", "name", "code", "code_class"),
     registry=REGISTRY,
 )
 DURATION = Histogram(
-    "gameday_load_request_duration_seconds",
+    metrics.DURATION,
     "Response time seen by the load's clients, including failed requests.",
     ("method", "name"),
-    buckets=BUCKETS,
+    buckets=metrics.BUCKETS,
     registry=REGISTRY,
 )
 

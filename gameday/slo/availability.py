@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from gameday.errors import UsageError
+from gameday.load import metrics
 from gameday.slo.base import Indicator, Measurement, check_fraction
 from gameday.slo.counters import CounterSamples, check_selector, with_matchers
 
 if TYPE_CHECKING:
     from gameday.adapters.prometheus import PromClient
 
-LOAD_REQUESTS = 'gameday_load_requests_total{job="gameday-load"}'
+LOAD_REQUESTS = f'{metrics.REQUESTS}_total{{job="{metrics.JOB}"}}'
 """Client-side requests counted by the Locust exporter (what users saw)."""
 LB_REQUESTS = "gameday_lb_requests_total"
 """Requests counted by the lab's load balancer (what the GCLB-like front end saw)."""

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from gameday.errors import UsageError
+from gameday.load import metrics
 from gameday.slo.base import Indicator, Measurement, check_fraction, check_positive
 from gameday.slo.counters import CounterSamples, check_selector
 
 if TYPE_CHECKING:
     from gameday.adapters.prometheus import PromClient
 
-LOAD_DURATION = 'gameday_load_request_duration_seconds_bucket{job="gameday-load"}'
+LOAD_DURATION = f'{metrics.DURATION}_bucket{{job="{metrics.JOB}"}}'
 LB_DURATION = "gameday_lb_request_duration_seconds_bucket"
 
 

@@ -26,9 +26,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 
 from gameday.errors import LabError
 from gameday.lab.waits import free_port, http_ok, until
+from gameday.load import metrics
 
 PROMETHEUS = "/usr/bin/prometheus"
-LOAD_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 
 
 @contextlib.contextmanager
@@ -70,11 +70,10 @@ class DrivenExporter:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("gameday_load_requests", "requests", ("method", "name", "code",
+        self.requests = Counter(metrics.REQUESTS, "requests", ("method", "name", "code",
                                 "code_class"), registry=self.registry)
-        self.duration = Histogram("gameday_load_request_duration_seconds", "durations",
-                                  ("method", "name"), buckets=LOAD_BUCKETS,
-                                  registry=self.registry)
+        self.duration = Histogram(metrics.DURATION, "durations", ("method", "name"),
+                                  buckets=metrics.BUCKETS, registry=self.registry)
         self.port = free_port()
         self._server, _thread = start_http_server(self.port, addr="127.0.0.1",
                                                   registry=self.registry)
