@@ -63,7 +63,7 @@ class GameDay(Verdicts, Expectations):
         self._faults: list[Fault] = []
         self._phase_starts: dict[str, float] = {}
         self._load: LoadRun | None = None
-        self._events: EventRecorder | None = None
+        self._events: EventRecorder | bool | None = None  # False: no cluster to read
 
     # -- target ------------------------------------------------------------------------------
     @property
@@ -154,7 +154,14 @@ class GameDay(Verdicts, Expectations):
                                 source="k8s", ts=when,
                                 data={"type": event.type, "count": event.count})
 
-        self._events = EventRecorder(self.kube, sink, _utc(since)).start()
+        try:
+            kube = self.kube
+        except GamedayError as exc:  # no cluster to read: the timeline says so, nothing breaks
+            self.evidence.event("k8s.unavailable", f"no Kubernetes events recorded: {exc}",
+                                source="gameday")
+            self._events = False
+            return
+        self._events = EventRecorder(kube, sink, _utc(since)).start()
 
     def hold(self, seconds: float) -> None:
         """Keep the current state for a measured window while load runs; fail fast if the
@@ -256,7 +263,7 @@ class GameDay(Verdicts, Expectations):
         """Revert what the test left injected, then write the evidence for the reports."""
         for fault in list(reversed(self._faults)):
             fault.revert()
-        if self._events is not None:
+        if self._events:
             self._events.stop()
         self.evidence.outcome = dict(outcome)
         self.dir.mkdir(parents=True, exist_ok=True)

@@ -37,10 +37,11 @@ def app(gameday: GameDay) -> App:
     name = gameday.param("app_deployment", "web")
     service = gameday.param("app_service", name)
     lab = gameday.run.target.lab
-    if lab is not None and (namespace, name) == ("gameday-demo", "web"):
+    if (lab is not None and not gameday.dry_run and (namespace, name) == ("gameday-demo", "web")
+            and not gameday.kube.list_pods(namespace, f"app={name}")):
         from gameday.lab.apply import apply, manifest
 
-        apply(lab.kubeconfig, manifest("app.yaml"))  # idempotent: puts back what a user removed
+        apply(lab.kubeconfig, manifest("app.yaml"))  # puts back the demo app a user removed
     status = gameday.ensure_available(namespace, name, timeout_s=60)
     return App(namespace, name, status.desired, service)
 

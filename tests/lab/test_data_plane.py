@@ -48,7 +48,9 @@ def test_ingress_spreads_traffic_over_every_zone(lab: LabHandle,
 
 def test_dead_backend_gets_502s_only_until_the_unhealthy_threshold(
         lab: LabHandle, core: client.CoreV1Api, apps: client.AppsV1Api) -> None:
-    pod = core.list_namespaced_pod(NS, label_selector=f"app={APP}").items[0]
+    # a serving replica (Failed pods of earlier graceful shutdowns linger until pod GC)
+    pod = next(p for p in core.list_namespaced_pod(NS, label_selector=f"app={APP}").items
+               if p.status.phase == "Running" and p.metadata.deletion_timestamp is None)
     node = pod.spec.node_name
     control(lab, f"/lab/nodes/{node}/power-off?mode=abrupt")  # the API is not told
     killed = time.monotonic()
