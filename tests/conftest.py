@@ -55,4 +55,5 @@ def lab() -> Iterator[LabHandle]:
     try:
         yield LabHandle(state)
     finally:
-        down(state_dir, purge=True)
+        if os.environ.get("GAMEDAY_TEST_KEEP_LAB") != "1":  # =1 keeps it for a post-mortem
+            down(state_dir, purge=True)

@@ -191,6 +191,8 @@ class HollowNode:
                 runner.kill_now()
                 await self._forget(key)
             return
+        if runner is not None:
+            runner.reconcile(pod)
         if not self.powered:
             return
         if pod["metadata"].get("deletionTimestamp"):

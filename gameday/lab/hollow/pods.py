@@ -102,6 +102,7 @@ class PodRunner:
         self.terminating = False
         self._task: asyncio.Task | None = None
         self._posted: dict | None = None
+        self._recorded_ready = False
         self._transitions: dict[str, tuple[str, str]] = {}
 
     def _container(self, spec: dict) -> Container:
@@ -275,11 +276,22 @@ class PodRunner:
         status = self.status(reason, message)
         if status == self._posted:
             return
-        was_ready = bool(self._posted) and self._posted["conditions"][1]["status"] == "True"
         await self.node.kube.patch(self.path + "/status", {"status": status})
         self._posted = status
-        if self.ready != was_ready:
+        if self.ready != self._recorded_ready:  # ground truth: transitions only, not re-posts
+            self._recorded_ready = self.ready
             self.node.record("pod.ready" if self.ready else "pod.unready", {"pod": self.key})
+
+    def reconcile(self, pod: dict) -> None:
+        """Someone else changed this pod's status (the node-lifecycle controller marks pods
+        NotReady on a node it thinks is down): forget what we posted, so the next tick posts
+        our view again — as the kubelet's status manager does when the API drifts from it."""
+        if self._posted is None or self.terminating:
+            return
+        seen = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions", [])}
+        ours = {c["type"]: c["status"] for c in self._posted["conditions"]}
+        if seen.get("Ready") != ours.get("Ready") or pod["status"].get("phase") != self.phase:
+            self._posted = None
 
     async def post_status_quietly(self) -> None:
         """post_status for background paths where the apiserver may be briefly unavailable."""
