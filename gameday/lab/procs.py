@@ -70,6 +70,16 @@ def spawn(name: str, argv: list[str], log_dir: Path, env: dict[str, str] | None 
     return ProcRecord(name, proc.pid, started, argv, str(log))
 
 
+def terminate(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
+    """Stop a child we hold a Popen for: SIGTERM, wait, SIGKILL if it will not go."""
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 def tail(path: Path | str, lines: int = 15) -> str:
     """The last lines of a log, for error messages that show why a component died."""
     try:

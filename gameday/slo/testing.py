@@ -25,6 +25,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 from gameday.errors import LabError
+from gameday.lab.procs import terminate
 from gameday.lab.waits import free_port, http_ok, until
 from gameday.load import metrics
 
@@ -56,12 +57,7 @@ def run_prometheus(workdir: Path, targets: list[str], *, job: str = "gameday-loa
               http_ok(f"{url}/-/ready", timeout_s=1.0), timeout_s)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        terminate(proc, 5)
         log.close()
 
 

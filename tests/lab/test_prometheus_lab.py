@@ -21,7 +21,7 @@ import yaml
 from kubernetes import client
 
 from gameday.lab import pki
-from gameday.lab.procs import tail
+from gameday.lab.procs import tail, terminate
 from gameday.lab.profiles import get_profile
 from gameday.lab.prometheus import (
     READY_PATH,
@@ -48,12 +48,7 @@ def _process(argv: list[str], log: Path, ready_url: str) -> Iterator[subprocess.
         assert proc.poll() is None, f"{argv[0]} exited:\n{tail(log)}"
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        terminate(proc)
 
 
 @pytest.fixture(scope="module")

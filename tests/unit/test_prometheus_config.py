@@ -23,7 +23,7 @@ from gameday.lab.kubestate.testing import (
     pod_obj,
     serve_store,
 )
-from gameday.lab.procs import tail
+from gameday.lab.procs import tail, terminate
 from gameday.lab.profiles import get_profile
 from gameday.lab.prometheus import (
     READY_PATH,
@@ -170,9 +170,4 @@ def test_real_prometheus_scrapes_the_app_and_the_exporter(tmp_path: Path,
             assert up["kube-apiserver"] == up["gameday-labd"] == "0"
             assert up["kube-state-metrics"] == "1"
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            terminate(proc)
