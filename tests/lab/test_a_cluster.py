@@ -7,12 +7,12 @@ module checks would not come. A clean controller shows the behaviour GKE has."""
 
 from __future__ import annotations
 
-import json
 import urllib.request
 
 import pytest
 from kubernetes import client
 
+from gameday.lab.control_client import LabControl
 from tests.conftest import LabHandle
 from tests.helpers import deployment, eventually
 
@@ -22,12 +22,6 @@ HTTP_PROBE = {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 1
 
 def _ready(obj: client.V1Node | client.V1Pod) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in obj.status.conditions or [])
-
-
-def _control(lab: LabHandle, path: str) -> dict:
-    req = urllib.request.Request(lab.status["control_url"] + path, method="POST")
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
 
 
 def test_nodes_look_like_gke_nodes(core: client.CoreV1Api) -> None:
@@ -118,7 +112,7 @@ def test_power_off_is_noticed_by_the_real_node_controller(
     eventually(lambda: apps.read_namespaced_deployment(
         "survivor", namespace).status.ready_replicas == 6, 30, "6/6 ready")
     victim = core.list_namespaced_pod(namespace).items[0].spec.node_name
-    _control(lab, f"/lab/nodes/{victim}/power-off?mode={mode}")
+    LabControl(lab.status["control_url"]).power_off(victim, mode)
     try:
         eventually(lambda: not _ready(core.read_node(victim)), 20, f"{victim} NotReady")
         taints = {t.key for t in core.read_node(victim).spec.taints or []}
@@ -141,7 +135,7 @@ def test_power_off_is_noticed_by_the_real_node_controller(
                      for n in core.list_node().items]
             raise AssertionError(f"{exc}\npods: {state}\nnodes: {nodes}") from None
     finally:
-        _control(lab, f"/lab/nodes/{victim}/power-on")
+        LabControl(lab.status["control_url"]).power_on(victim)
     eventually(lambda: _ready(core.read_node(victim)), 20, f"{victim} Ready again")
 
 
@@ -154,11 +148,11 @@ def test_graceful_shutdown_marks_pods_terminated(lab: LabHandle, apps: client.Ap
     pod = core.list_namespaced_pod(namespace).items[0]
     node = pod.spec.node_name
     before = core.read_node(node).status.node_info.boot_id
-    _control(lab, f"/lab/nodes/{node}/power-off?mode=graceful")
+    LabControl(lab.status["control_url"]).power_off(node, "graceful")
     try:
         after = core.read_namespaced_pod(pod.metadata.name, namespace)
         assert after.status.phase == "Failed"
         assert after.status.reason == "Terminated"
     finally:
-        _control(lab, f"/lab/nodes/{node}/power-on")
+        LabControl(lab.status["control_url"]).power_on(node)
     eventually(lambda: core.read_node(node).status.node_info.boot_id != before, 10, "new boot id")

@@ -13,6 +13,7 @@ import pytest
 from kubernetes import client
 
 from gameday.adapters.prometheus import PromClient
+from gameday.lab.control_client import LabControl
 from tests.conftest import LabHandle
 from tests.helpers import eventually
 
@@ -26,11 +27,6 @@ def get(url: str) -> tuple[int, dict]:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, {}
-
-
-def control(lab: LabHandle, path: str) -> None:
-    req = urllib.request.Request(lab.status["control_url"] + path, method="POST")
-    urllib.request.urlopen(req, timeout=30).close()
 
 
 def zones_by_node(core: client.CoreV1Api) -> dict[str, str]:
@@ -52,7 +48,7 @@ def test_dead_backend_gets_502s_only_until_the_unhealthy_threshold(
     pod = next(p for p in core.list_namespaced_pod(NS, label_selector=f"app={APP}").items
                if p.status.phase == "Running" and p.metadata.deletion_timestamp is None)
     node = pod.spec.node_name
-    control(lab, f"/lab/nodes/{node}/power-off?mode=abrupt")  # the API is not told
+    LabControl(lab.status["control_url"]).power_off(node, "abrupt")  # the API is not told
     killed = time.monotonic()
     codes: list[tuple[float, int]] = []
     try:
@@ -60,7 +56,7 @@ def test_dead_backend_gets_502s_only_until_the_unhealthy_threshold(
             codes.append((time.monotonic() - killed, get(lab.status["ingress_url"] + "/")[0]))
             time.sleep(0.01)
     finally:
-        control(lab, f"/lab/nodes/{node}/power-on")
+        LabControl(lab.status["control_url"]).power_on(node)
     errors = [t for t, code in codes if code == 502]
     # fast profile: interval 1 s, timeout 1 s, unhealthy threshold 2 -> at most ~3 s
     assert errors, "traffic should still reach the dead backend before the LB notices"

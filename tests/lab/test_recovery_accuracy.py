@@ -8,9 +8,7 @@ fast profile). Both must land within a second of the truth.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
@@ -25,6 +23,7 @@ from gameday.faults.ledger import Ledger
 from gameday.faults.node_preemption import NodePreemption
 from gameday.faults.safety import Safety
 from gameday.faults.selection import NodeSelector
+from gameday.lab.control_client import LabControl
 from gameday.lab.profiles import get_profile
 from tests.conftest import LabHandle
 from tests.helpers import deployment, eventually
@@ -40,12 +39,6 @@ def kube(lab: LabHandle) -> Iterator[KubeAdapter]:
     eventually(lambda: all(n.ready and not n.unschedulable for n in adapter.list_nodes())
                and len(adapter.list_nodes()) == 6, 60, "all 6 nodes Ready and schedulable")
     adapter.close()
-
-
-def ground_truth(lab: LabHandle, since: float) -> list[dict]:
-    url = f"{lab.status['control_url']}/lab/events?since={since}"
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        return json.loads(resp.read())["events"]
 
 
 def replica_set(namespace: str, pod: str) -> str:
@@ -83,7 +76,7 @@ def test_measured_recovery_matches_ground_truth(lab: LabHandle, kube: KubeAdapte
     fault = NodePreemption(target, selector=NodeSelector(names=(victim,)), track_interval=0.1)
     with fault:
         seen = fault.wait_recovered(timeout=90)
-    truth = ground_truth(lab, t0)
+    truth = LabControl(lab.status["control_url"]).events(since=t0)
     node_back = min(e["ts"] for e in truth if e["kind"] == "node.power_on"
                     and e["node"] == victim)
     old = {f"{p.namespace}/{p.name}" for p in before}

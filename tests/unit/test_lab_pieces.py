@@ -65,3 +65,15 @@ def test_control_plane_flags_follow_the_profile(tmp_path: Path) -> None:
     assert (tmp_path / "audit-policy.yaml").exists()
     assert all("127.0.0.1" in a for a in controlplane.etcd_argv(Path("etcd"), tmp_path, ports)
                if a.startswith("--listen"))
+
+
+def test_control_client_refuses_bad_mode_and_names_a_dead_lab() -> None:
+    from gameday.errors import LabError
+    from gameday.lab.control_client import LabControl
+    from gameday.lab.waits import free_port
+
+    lab = LabControl(f"http://127.0.0.1:{free_port()}", timeout_s=2)
+    with pytest.raises(UsageError, match="abrupt, graceful"):
+        lab.power_off("n1", mode="yank")
+    with pytest.raises(LabError, match="is the lab up"):
+        lab.nodes()
