@@ -1,10 +1,13 @@
-"""How much load gameday's Locust gives on this machine: one process vs a master + 2 workers.
+"""How much load gameday's Locust gives on this machine: one process vs a master + N workers.
 
 Target: HAProxy answering a static 200 on 127.0.0.1 when it is installed (so the target is not
 the bottleneck), else an aiohttp server in a child process. Same spec both times: the default
 FastHttpUser, 20 users, no wait. Run from the repository root:
 
-    .venv/bin/python bench/load_throughput.py [--seconds 8]
+    .venv/bin/python bench/load_throughput.py [--seconds 8] [--workers 0 1 2]
+        [--host "$(.venv/bin/gameday lab status --json | jq -r .ingress_url)"]
+
+With --host the lab's ingress is measured side by side with the static target, in the same run.
 
 On 2 cores, workers compete with the master, the target and each other: the point is to know
 whether `workers=2` buys anything here, not a general Locust benchmark.
@@ -100,21 +103,34 @@ def steady_rps(result: LoadResult) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--host", help="measure against this URL (e.g. the lab's ingress_url) "
-                                       "instead of a local static target")
+    parser.add_argument("--host", help="also measure against this URL (e.g. the lab's "
+                                       "ingress_url), side by side with the static target")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2],
+                        help="worker counts to compare; 0 = one Locust process (default: 0 2)")
     args = parser.parse_args()
+    rows: list[tuple[str, str, int, LoadResult]] = []
     with tempfile.TemporaryDirectory(prefix="gameday-bench-") as tmp, \
             contextlib.ExitStack() as stack:
-        url, what = ((args.host, args.host) if args.host
-                     else stack.enter_context(target(Path(tmp))))
-        rows = [(label, measure(url, workers, args.seconds, Path(tmp) / label))
-                for label, workers in (("1 process", 0), ("master + 2 workers", 2))]
-    print(f"target: {what}; default FastHttpUser, 20 users, no wait, {args.seconds:g} s each")
-    print(f"{'mode':<20}{'requests':>10}{'rps':>9}{'steady':>9}{'p50 ms':>8}{'p95 ms':>8}"
-          f"{'p99 ms':>8}{'fail':>6}")
-    for label, r in rows:
-        print(f"{label:<20}{r.requests:>10}{r.rps:>9.0f}{steady_rps(r):>9.0f}"
-              f"{r.p50_ms or 0:>8.0f}{r.p95_ms or 0:>8.0f}{r.p99_ms or 0:>8.0f}{r.failures:>6}")
+        targets = [stack.enter_context(target(Path(tmp)))]
+        if args.host:
+            targets.append((args.host, f"{args.host}"))
+        for workers in args.workers:
+            for url, what in targets:
+                out = Path(tmp) / f"{len(rows)}"
+                rows.append((what, _mode(workers), workers,
+                             measure(url, workers, args.seconds, out)))
+    print(f"default FastHttpUser, 20 users, no wait, {args.seconds:g} s each")
+    print(f"{'target':<24}{'mode':<20}{'requests':>10}{'rps':>9}{'steady':>9}"
+          f"{'per proc':>9}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'fail':>6}")
+    for what, mode, workers, r in rows:
+        steady = steady_rps(r)
+        print(f"{what:<24}{mode:<20}{r.requests:>10}{r.rps:>9.0f}{steady:>9.0f}"
+              f"{steady / max(workers, 1):>9.0f}{r.p50_ms or 0:>8.0f}{r.p95_ms or 0:>8.0f}"
+              f"{r.p99_ms or 0:>8.0f}{r.failures:>6}")
+
+
+def _mode(workers: int) -> str:
+    return "1 process" if workers == 0 else f"master + {workers} worker{'s' * (workers > 1)}"
 
 
 if __name__ == "__main__":
