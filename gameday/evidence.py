@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gameday.errors import UsageError
 
@@ -97,6 +97,14 @@ class Attachment:
                 "base64": base64.b64encode(self.body).decode("ascii")}
 
 
+class Observer(Protocol):
+    """Told of each event and verdict as it is recorded (the live narration on the terminal)."""
+
+    def event(self, event: Event) -> None: ...
+
+    def verdict(self, verdict: Verdict) -> None: ...
+
+
 class Evidence:
     """Everything one test leaves for its reports.
 
@@ -104,8 +112,9 @@ class Evidence:
     plain dicts; `load` holds the load result and `outcome` the test's outcome when known.
     """
 
-    def __init__(self, test_id: str) -> None:
+    def __init__(self, test_id: str, observer: Observer | None = None) -> None:
         self.test_id = test_id
+        self._observer = observer
         self.timeline = Timeline()
         self.figures: dict[str, float] = {}
         self.parameters: dict[str, Any] = {}
@@ -119,7 +128,10 @@ class Evidence:
     def event(self, kind: str, message: str, *, source: str = "",
               data: Mapping[str, Any] | None = None, ts: dt.datetime | None = None) -> Event:
         """Record an event now (or at `ts`)."""
-        return self.timeline.add(Event(ts or utcnow(), kind, message, source, dict(data or {})))
+        event = self.timeline.add(Event(ts or utcnow(), kind, message, source, dict(data or {})))
+        if self._observer is not None:
+            self._observer.event(event)
+        return event
 
     def add_phase(self, name: str, start: dt.datetime, end: dt.datetime) -> PhaseSpan:
         if end < start:
@@ -132,6 +144,8 @@ class Evidence:
     def add_verdict(self, verdict: Verdict) -> None:
         with self._lock:
             self._verdicts.append(verdict)
+        if self._observer is not None:
+            self._observer.verdict(verdict)
 
     def attach(self, name: str, content: Path | str | bytes, mime: str) -> Attachment:
         """Keep a file (by path; it is read by the report) or bytes under a name."""

@@ -58,7 +58,7 @@ class GameDay(Verdicts, Expectations):
         self.run = run
         self.item = item
         self.settings = run.settings
-        self.evidence = Evidence(test_id=item.nodeid)
+        self.evidence = Evidence(item.nodeid, observer=run.narrator.for_test(item.nodeid))
         self.dir = run.prepare_dir() / "tests" / _slug(item.nodeid)
         self._faults: list[Fault] = []
         self._phase_starts: dict[str, float] = {}
@@ -171,6 +171,7 @@ class GameDay(Verdicts, Expectations):
             return
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
+            self.run.narrator.flush()
             if self._load is not None and not self._load.running:
                 raise GamedayError("the load generator stopped during the window; see "
                                    f"{self._load.out_dir / 'locust.log'}")

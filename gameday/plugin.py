@@ -13,6 +13,7 @@ Safety nets, outermost last:
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from gameday.settings import OPTIONS, Settings, ini_name, resolve
 
 if TYPE_CHECKING:
     from gameday.gameday import GameDay
+    from gameday.narration import Narrator
     from gameday.run import RunContext
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
@@ -70,8 +72,27 @@ def _run(config: pytest.Config) -> RunContext:
     if RUN_KEY not in config.stash:
         from gameday.run import RunContext
 
-        config.stash[RUN_KEY] = RunContext(config.stash[SETTINGS_KEY])
+        config.stash[RUN_KEY] = RunContext(config.stash[SETTINGS_KEY],
+                                           narrator=_narrator(config))
     return config.stash[RUN_KEY]
+
+
+def _narrator(config: pytest.Config) -> Narrator:
+    """Live progress on pytest's terminal, around its output capture (`-qq`: none)."""
+    from gameday.narration import Narrator
+
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is None or config.get_verbosity() < -1:
+        return Narrator(quiet=True)
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    live = capture.global_and_fixture_disabled if capture else contextlib.nullcontext
+
+    def write(line: str) -> None:
+        with live():
+            terminal.ensure_newline()
+            terminal.write_line(line)
+
+    return Narrator(write, live)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -110,7 +131,7 @@ def gameday_run(pytestconfig: pytest.Config) -> Iterator[RunContext]:
         yield run
     finally:
         for line in run.close():
-            print(f"gameday: session end: {line}")
+            run.narrator.say(f"session end: {line}")
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import secrets
-import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gameday.errors import LabNotRunning, UsageError
+from gameday.narration import Narrator
 from gameday.settings import Settings
 
 if TYPE_CHECKING:
@@ -57,8 +57,10 @@ def new_run_id() -> str:
 class RunContext:
     """Session-wide state behind the `gameday` fixtures."""
 
-    def __init__(self, settings: Settings, run_id: str | None = None) -> None:
+    def __init__(self, settings: Settings, run_id: str | None = None,
+                 narrator: Narrator | None = None) -> None:
         self.settings = settings
+        self.narrator = narrator or Narrator()
         self.run_id = run_id or new_run_id()
         self.run_dir = (settings.report_dir / self.run_id).resolve()
         self._started_lab: Path | None = None
@@ -113,9 +115,9 @@ class RunContext:
         from gameday.lab.config import LabConfig
         from gameday.lab.up import up
 
-        print(f"\ngameday: starting the embedded lab in {lab_dir} (--lab=off to refuse)",
-              file=sys.stderr)
-        state = up(LabConfig(), lab_dir)
+        self.narrator.say(f"starting the embedded lab in {lab_dir} (--lab=off to refuse)")
+        with self.narrator.live():
+            state = up(LabConfig(), lab_dir, quiet=self.narrator.quiet)
         self._started_lab = lab_dir
         return state
 
@@ -169,8 +171,14 @@ class RunContext:
 
             if self.ledger.read().outstanding:
                 messages += recover(self.ledger.path, self.kube, self.compute)
-        if self._started_lab is not None and not self.settings.keep_lab:
-            from gameday.lab.down import down
+        if self._started_lab is not None:
+            if self.settings.keep_lab:
+                messages.append(f"the lab this run started keeps running in "
+                                f"{self._started_lab} (`gameday lab down` stops it)")
+            else:
+                from gameday.lab.down import down
 
-            down(self._started_lab)
+                down(self._started_lab)
+                messages.append(f"stopped the lab this run started in {self._started_lab} "
+                                "(--keep-lab keeps it for the next run)")
         return messages

@@ -132,10 +132,9 @@ class Fault(ABC):
             if not self.target.dry_run:
                 raise
             refused = str(exc)
-        self.emit("plan", plan.render(), plan=plan.as_dict(), dry_run=self.target.dry_run,
-                  refused=refused)
+        self.emit("plan", plan.render() + (f"\n  REFUSED: {refused}" if refused else ""),
+                  plan=plan.as_dict(), dry_run=self.target.dry_run, refused=refused)
         if self.target.dry_run:
-            print(plan.render() + (f"\n  REFUSED: {refused}" if refused else ""))
             self.result = FaultResult(plan, dry_run=True, refused=refused)
             return self.result
         self._record_id = self.target.ledger.open(self.kind, plan.context, plan.undo)

@@ -21,9 +21,9 @@ from allure_commons.model2 import Status, TestStepResult
 from allure_commons.types import AttachmentType
 
 from gameday.reports.charts import figure_div, plotly_js, timeline_figure
-from gameday.reports.html import measured_text
 from gameday.reports.model import TestRecord
 from gameday.reports.redact import Redactor
+from gameday.slo.base import measured_text
 
 _RANK = ("pass", "inconclusive", "fail")
 _STEP_STATUS = {"pass": Status.PASSED, "fail": Status.FAILED,

@@ -16,6 +16,7 @@ import jinja2
 
 from gameday.reports.charts import figure_div, plotly_js, timeline_figure, trend_figure
 from gameday.reports.model import RunRecord, TestRecord
+from gameday.slo.base import measured_text
 
 _TEMPLATES = Path(__file__).parent
 NONE = "\N{EN DASH}"  # an empty cell
@@ -72,18 +73,6 @@ def _verdict_view(v: dict[str, Any]) -> dict[str, Any]:
     summary = v.get("message", "").split(" — query:")[0]
     return {**v, "measured_text": measured_text(v.get("kind", ""), v.get("measured")),
             "window_text": f" {NONE} ".join(_clock(t) for t in times), "summary": summary}
-
-
-def measured_text(kind: str, value: float | None) -> str:
-    """A verdict's measured value in its unit: a ratio as %, a burn rate as a
-    multiple, else seconds."""
-    if value is None:
-        return "no data"
-    if kind == "availability":
-        return f"{100 * value:.3f}%"
-    if kind == "burn_rate":
-        return f"{value:.2f}\N{MULTIPLICATION SIGN}"
-    return f"{value:.3f} s"
 
 
 def fault_availability_text(verdicts: list[dict[str, Any]]) -> str:

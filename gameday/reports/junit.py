@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from gameday.reports.html import measured_text
 from gameday.reports.model import RunRecord, TestRecord
+from gameday.slo.base import measured_text
 
 _ELEMENT = {"fail": "failure", "inconclusive": "failure", "error": "error",
             "skipped": "skipped"}

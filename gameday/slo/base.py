@@ -185,6 +185,18 @@ def comparison(better: Literal["higher", "lower"], ok: bool) -> str:
     return "<=" if ok else ">"
 
 
+def measured_text(kind: str, value: float | None) -> str:
+    """A verdict's measured value in its unit: a ratio as %, a burn rate as a
+    multiple, else seconds."""
+    if value is None:
+        return "no data"
+    if kind == "availability":
+        return f"{100 * value:.3f}%"
+    if kind == "burn_rate":
+        return f"{value:.2f}\N{MULTIPLICATION SIGN}"
+    return f"{value:.3f} s"
+
+
 def make_verdict(slo: Any, window: Window, measured: float | None, status: Status, text: str,
                  queries: Iterable[str]) -> Verdict:
     """A Verdict whose message reads 'kind during phase (times UTC): text — query: ...'."""

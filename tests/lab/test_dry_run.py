@@ -1,6 +1,7 @@
-"""`--dry-run` on the shipped scenarios: every fault's plan is printed and recorded, and the run
-makes zero writes — none by the harness's identity in the apiserver's audit log, no Compute
-Engine operation (listed with google-cloud-compute), no ledger.
+"""`--dry-run` on the shipped scenarios: every fault's plan is printed live (through pytest's
+output capture: no `-s`) and recorded, and the run makes zero writes — none by the harness's
+identity in the apiserver's audit log, no Compute Engine operation (listed with
+google-cloud-compute), no ledger.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def test_dry_run_of_every_scenario_writes_nothing(lab: LabHandle, tmp_path: Path
     zone = lab.state.config.zone_names[0]
     reports = tmp_path / "reports"
     cmd = [sys.executable, "-m", "pytest", "-p", "no:locust", "-p", "no:cacheprovider", "-q",
-           "-s", f"scenarios/zone_outage.py::test_zone_outage[{zone}]",
+           f"scenarios/zone_outage.py::test_zone_outage[{zone}]",
            "scenarios/preemptible_node_loss.py", "scenarios/ingress_healthcheck_lag.py",
            "--lab-dir", str(lab.state_dir), "--lab=running", "--report-dir", str(reports),
            "--dry-run"]

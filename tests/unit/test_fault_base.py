@@ -98,13 +98,12 @@ def test_disallowed_context_refused_before_any_write(tmp_path: Path) -> None:
     assert not target.ledger.path.exists()
 
 
-def test_dry_run_writes_nothing_and_reports_a_refusal(tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_writes_nothing_and_reports_a_refusal(tmp_path: Path) -> None:
     target = make(tmp_path, context="gke_prod", dry_run=True)
     fault = ToyCordon(target, "n1")
     with fault as result:
         assert result.dry_run and "--allow-context" in (result.refused or "")
     assert target.kube.cluster["n1"] == "ok"
     assert not target.ledger.path.exists()
-    out = capsys.readouterr().out
-    assert "PATCH node/n1" in out and "REFUSED" in out
+    [plan] = [message for kind, message in target.events if kind == "toy.plan"]  # type: ignore[attr-defined]
+    assert "PATCH node/n1" in plan and "REFUSED" in plan and "--allow-context" in plan
