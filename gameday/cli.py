@@ -13,9 +13,17 @@ from pathlib import Path
 
 from gameday.errors import GamedayError, UsageError
 
+DESCRIPTION = """\
+Game days for Kubernetes on GKE. Scenarios are pytest tests (`pytest scenarios/`); this
+command manages the embedded lab they run on by default, and reverts faults left behind by a
+run that was killed."""
+EPILOG = """\
+first run:     gameday lab install && gameday lab up && pytest scenarios/zone_outage.py
+after a crash: gameday recover"""
+
 
 def _lab_parser(sub: argparse._SubParsersAction) -> None:
-    lab = sub.add_parser("lab", help="the embedded lab: a real control plane with simulated GKE")
+    lab = sub.add_parser("lab", help="the embedded lab: real control plane, simulated GKE nodes")
     lab_sub = lab.add_subparsers(dest="lab_cmd", required=True)
     lab_sub.add_parser("install", help="install or build every lab binary (idempotent)")
     up = lab_sub.add_parser("up", help="start the lab and wait until every node is Ready")
@@ -43,7 +51,9 @@ def _lab_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gameday", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="gameday", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     _lab_parser(sub)
     recover = sub.add_parser("recover", help="revert faults left outstanding by a killed run")
