@@ -13,10 +13,8 @@ import argparse
 import logging
 import sys
 
-from kubernetes import config as kube_config
-
-from gameday.errors import GamedayError, LabError
-from gameday.lab.daemon import run, until_signalled
+from gameday.errors import GamedayError
+from gameday.lab.daemon import api_client, run, until_signalled
 from gameday.lab.ingress.healthcheck import HealthCheckSettings
 from gameday.lab.ingress.lb import LoadBalancer
 from gameday.lab.ingress.watcher import ClusterCache, Watcher
@@ -41,11 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def serve(args: argparse.Namespace) -> None:
     profile = get_profile(args.profile)
     lb = LoadBalancer(args.listen, args.admin_listen, profile.neg_detach_delay)
-    try:
-        api = kube_config.new_client_from_config(args.kubeconfig, context=args.context)
-    except (OSError, kube_config.ConfigException) as exc:
-        raise LabError(f"cannot load kubeconfig {args.kubeconfig} "
-                       f"(context {args.context}): {exc}") from exc
+    api = api_client(args.kubeconfig, args.context)
     defaults = HealthCheckSettings.from_profile(profile)
     watcher = Watcher(api, ClusterCache(lb, defaults))
     await lb.start()

@@ -12,10 +12,9 @@ import logging
 import sys
 
 from aiohttp import web
-from kubernetes import config as kube_config
 
 from gameday.errors import LabError, UsageError
-from gameday.lab.daemon import run, until_signalled
+from gameday.lab.daemon import api_client, run, until_signalled
 from gameday.lab.kubestate.server import ClusterWatch, build_app
 from gameday.lab.kubestate.store import ClusterStore
 
@@ -42,11 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def serve(args: argparse.Namespace) -> None:
     host, port = listen_address(args.listen)
-    try:
-        api = kube_config.new_client_from_config(args.kubeconfig, context=args.context)
-    except (OSError, kube_config.ConfigException) as exc:
-        raise LabError(f"cannot load kubeconfig {args.kubeconfig} "
-                       f"(context {args.context}): {exc}") from exc
+    api = api_client(args.kubeconfig, args.context)
     store = ClusterStore()
     runner = web.AppRunner(build_app(store), access_log=None)
     await runner.setup()
