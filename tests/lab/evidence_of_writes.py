@@ -13,6 +13,11 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
 
+from gameday.faults.base import Target
+from gameday.faults.node_drain import NodeDrain
+from gameday.faults.node_preemption import NodePreemption
+from gameday.faults.selection import NodeSelector
+from gameday.faults.zone_outage import ZoneOutage
 from tests.conftest import LabHandle
 
 ADMIN = "gameday-admin"
@@ -38,3 +43,15 @@ def gce_operations(lab: LabHandle) -> int:
         transport="rest")
     return sum(len(list(ops.list(project=lab.status["gce_project"], zone=zone, timeout=10)))
                for zone in lab.state.config.zone_names)
+
+
+def dry_run_node_faults(target: Target, zone: str) -> None:
+    """Dry-run every node-level fault on `zone`: each plans its calls, none is refused, and no
+    ledger is opened. The caller checks the audit log (or the Compute operations) stayed put."""
+    assert target.dry_run
+    for fault in (ZoneOutage(target, zone=zone),
+                  NodePreemption(target, selector=NodeSelector(zone=zone)),
+                  NodeDrain(target, selector=NodeSelector(zone=zone))):
+        with fault as result:
+            assert result.dry_run and result.plan.calls and result.refused is None
+    assert not target.ledger.path.exists()

@@ -33,7 +33,7 @@ from gameday.faults.zone_outage import OUTAGE_TAINT, ZoneOutage
 from gameday.lab.profiles import get_profile
 from tests.conftest import LabHandle
 from tests.helpers import deployment, eventually
-from tests.lab.evidence_of_writes import audit_writes
+from tests.lab.evidence_of_writes import audit_writes, dry_run_node_faults
 
 pytestmark = pytest.mark.lab
 
@@ -158,12 +158,7 @@ def test_dry_runs_make_zero_writes(lab: LabHandle, kube: KubeAdapter, compute: C
 
     writes, gce_ops = len(audit_writes(lab)), ops()
     for target in (make_target(dry_run=True), make_target(dry_run=True, compute=compute)):
-        for fault in (ZoneOutage(target, zone=zone),
-                      NodePreemption(target, selector=NodeSelector(zone=zone)),
-                      NodeDrain(target, selector=NodeSelector(zone=zone))):
-            with fault as result:
-                assert result.dry_run and result.plan.calls and result.refused is None
-        assert not target.ledger.path.exists()
+        dry_run_node_faults(target, zone)
     assert len(audit_writes(lab)) == writes
     assert ops() == gce_ops
 

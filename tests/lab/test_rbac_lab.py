@@ -26,7 +26,6 @@ from gameday.faults.base import Target
 from gameday.faults.healthcheck_lag import HealthcheckLag
 from gameday.faults.ledger import Ledger
 from gameday.faults.node_drain import NodeDrain
-from gameday.faults.node_preemption import NodePreemption
 from gameday.faults.pod_kill import PodKill
 from gameday.faults.safety import BlastRadius, Safety
 from gameday.faults.selection import NodeSelector
@@ -36,6 +35,7 @@ from gameday.lab.apply import apply
 from gameday.lab.profiles import get_profile
 from tests.conftest import ROOT, LabHandle
 from tests.helpers import deployment, eventually
+from tests.lab.evidence_of_writes import dry_run_node_faults
 
 pytestmark = pytest.mark.lab
 RBAC_FILE = ROOT / "deploy" / "rbac.yaml"
@@ -334,11 +334,5 @@ def test_dry_runs_as_the_harness_plan_without_writing(lab: LabHandle, harness: K
     assert harness.server_version() == (1, 20)
     zone = sorted({n.zone for n in harness.list_nodes() if n.zone})[1]
     writes = len(harness_writes(lab))
-    target = make_target(dry_run=True)
-    for fault in (ZoneOutage(target, zone=zone),
-                  NodePreemption(target, selector=NodeSelector(zone=zone)),
-                  NodeDrain(target, selector=NodeSelector(zone=zone))):
-        with fault as result:
-            assert result.dry_run and result.plan.calls and result.refused is None
-    assert not target.ledger.path.exists()
+    dry_run_node_faults(make_target(dry_run=True), zone)
     assert len(harness_writes(lab)) == writes
