@@ -50,7 +50,7 @@ def timeline_figure(test: TestRecord) -> go.Figure:
     _zone_traces(fig, test)
     _phase_bands(fig, ev.get("phases", []))
     _fault_markers(fig, ev.get("figures", {}))
-    fig.update_layout(height=860, margin={"l": 60, "r": 20, "t": 50, "b": 40},
+    fig.update_layout(height=880, margin={"l": 60, "r": 20, "t": 70, "b": 40},
                       template="plotly_white", hovermode="x unified",
                       legend={"orientation": "h", "y": -0.05})
     fig.update_yaxes(rangemode="tozero")
@@ -97,7 +97,8 @@ def _phase_bands(fig: go.Figure, phases: list[dict[str, Any]]) -> None:
         fig.add_shape(type="rect", xref="x", yref="paper", x0=start, x1=end, y0=0, y1=1,
                       fillcolor=colour, opacity=0.08, line_width=0, layer="below")
         fig.add_annotation(xref="x", yref="paper", x=start + (end - start) / 2, y=1.0,
-                           yanchor="bottom", text=f"<b>{phase['name']}</b>", showarrow=False,
+                           yanchor="bottom", yshift=18,  # a line above the first chart's title
+                           text=f"<b>{phase['name']}</b>", showarrow=False,
                            font={"color": colour, "size": 12})
 
 

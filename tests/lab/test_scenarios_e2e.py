@@ -50,6 +50,16 @@ def test_every_scenario_passes(scenario_run: tuple) -> None:
     assert len(evidence) == 5, sorted(evidence)
 
 
+def test_progress_is_narrated_live_with_every_verdict(scenario_run: tuple) -> None:
+    """Without -s, the terminal still shows each phase and each verdict as it happens."""
+    proc, evidence = scenario_run
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("gameday: ")]
+    for phase in ("baseline", "fault", "recovery"):
+        assert any(line.endswith(f"── {phase} ──") for line in lines), phase
+    told = sum(1 for line in lines if " SLO " in line and ": PASS (measured " in line)
+    assert told == sum(len(doc["verdicts"]) for doc in evidence.values())
+
+
 @pytest.mark.parametrize("scenario", sorted(EXPECTED_FIGURES))
 def test_evidence_shows_pass_verdicts_and_figures(scenario_run: tuple, scenario: str) -> None:
     _, evidence = scenario_run
