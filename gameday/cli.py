@@ -95,8 +95,13 @@ def _lab(args: argparse.Namespace) -> int:
     if args.lab_cmd == "down":
         from gameday.lab.down import down
 
-        down(state_dir, purge=args.purge, keep_data=args.keep_data)
-        print(f"lab in {state_dir} stopped" + (" and purged" if args.purge else ""))
+        had_folder = state_dir.is_dir()
+        if down(state_dir, purge=args.purge, keep_data=args.keep_data):
+            print(f"lab in {state_dir} stopped" + (" and purged" if args.purge else ""))
+        else:
+            purged = args.purge and had_folder
+            print(f"no lab in {state_dir}: nothing to stop" +
+                  (" (state folder removed)" if purged else ""))
         return 0
     from gameday.lab.status import render, status
 

@@ -54,19 +54,21 @@ def stop_all(state: LabState, quiet: bool = False) -> list[str]:
     return killed
 
 
-def down(state_dir: Path, purge: bool = False, keep_data: bool = False) -> None:
-    """Stop the lab in `state_dir`. Without keep_data the Prometheus data goes too."""
+def down(state_dir: Path, purge: bool = False, keep_data: bool = False) -> bool:
+    """Stop the lab in `state_dir` (False: there was none). Without keep_data the Prometheus
+    data goes too."""
     if not (state_dir / STATE_FILE).exists():
-        if purge and state_dir.exists():
+        if purge and state_dir.is_dir():
             shutil.rmtree(state_dir)
-        return
+        return False
     state = LabState.load(state_dir)
     stop_all(state)
     if purge:
         shutil.rmtree(state_dir)
-        return
+        return True
     if not keep_data:
         shutil.rmtree(state_dir / "prometheus" / "data", ignore_errors=True)
     for name in ("etcd", "pods"):
         shutil.rmtree(state_dir / name, ignore_errors=True)
     (state_dir / STATE_FILE).unlink()
+    return True

@@ -59,6 +59,7 @@ def up(config: LabConfig, state_dir: Path, requested_ports: dict[str, int] | Non
        quiet: bool = False, timeout_s: float = 120) -> LabState:
     """Start a lab; return its state once every node is Ready (and the app, if deployed)."""
     config.validate()
+    _check_state_dir(state_dir)
     if (state_dir / "state.json").exists():
         old = LabState.load(state_dir)
         if old.running():
@@ -68,7 +69,6 @@ def up(config: LabConfig, state_dir: Path, requested_ports: dict[str, int] | Non
     bins = binaries.resolve()
     config = dataclasses.replace(config, ip_block=_ip_block(config.ip_block))
     state = LabState(state_dir, config, _ports(requested_ports or {}))
-    state_dir.mkdir(parents=True, exist_ok=True)
     state.save()
     try:
         _start(state, bins, quiet, timeout_s)
@@ -76,6 +76,18 @@ def up(config: LabConfig, state_dir: Path, requested_ports: dict[str, int] | Non
         stop_all(state, quiet=True)
         raise
     return state
+
+
+def _check_state_dir(state_dir: Path) -> None:
+    """The state folder must be a folder we can write, before anything starts."""
+    if state_dir.exists() and not state_dir.is_dir():
+        raise UsageError(f"lab state folder {state_dir} is a file, not a folder: pass another "
+                         "--state-dir (--lab-dir under pytest) or $GAMEDAY_LAB_DIR")
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the lab state folder {state_dir}: {exc.strerror}; "
+                         "pass a writable --state-dir (--lab-dir under pytest)") from exc
 
 
 def _start(state: LabState, bins: binaries.Binaries, quiet: bool, timeout_s: float) -> None:

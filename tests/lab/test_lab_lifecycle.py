@@ -68,6 +68,18 @@ def test_bad_input_is_refused_before_anything_starts(
     assert not (tmp_path / "lab" / "state.json").exists()
 
 
+def test_a_state_folder_that_is_a_file_or_unwritable_is_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a_file = tmp_path / "lab"
+    a_file.write_text("not a folder")
+    code, _, err = _cli(capsys, "lab", "up", "--state-dir", str(a_file))
+    assert code == 2 and f"{a_file} is a file" in err
+    code, _, err = _cli(capsys, "lab", "up", "--state-dir", str(a_file / "below"))
+    assert code == 2 and "cannot create the lab state folder" in err
+    code, out, _ = _cli(capsys, "lab", "down", "--state-dir", str(a_file), "--purge")
+    assert code == 0 and "nothing to stop" in out and a_file.read_text() == "not a folder"
+
+
 def test_taken_port_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
