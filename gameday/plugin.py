@@ -86,13 +86,33 @@ def _narrator(config: pytest.Config) -> Narrator:
         return Narrator(quiet=True)
     capture = config.pluginmanager.get_plugin("capturemanager")
     live = capture.global_and_fixture_disabled if capture else contextlib.nullcontext
+    writer = _TerminalLines(terminal, live)
+    config.pluginmanager.register(writer, "gameday-narration")
+    return Narrator(writer.write, live)
 
-    def write(line: str) -> None:
-        with live():
-            terminal.ensure_newline()
-            terminal.write_line(line)
 
-    return Narrator(write, live)
+class _TerminalLines:
+    """Writes whole lines on pytest's terminal, starting a new line after a test's result
+    letter or word (pytest leaves the cursor after it, and `ensure_newline` only knows about
+    the file name it printed)."""
+
+    def __init__(self, terminal: Any, live: Any) -> None:
+        self._terminal = terminal
+        self._live = live
+        self._after_result = False
+
+    def write(self, line: str) -> None:
+        with self._live():
+            if self._after_result:
+                self._terminal.write("\n")
+                self._after_result = False
+            self._terminal.ensure_newline()
+            self._terminal.write_line(line)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or not report.passed:
+            self._after_result = True
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -110,11 +130,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                               ) -> Iterator[None]:
     report = yield
+    if report.failed and call.excinfo is not None and _short_errors(item.config) \
+            and call.excinfo.errisinstance(GamedayError):
+        report.longrepr = _short_repr(item, call.excinfo)
     outcomes = item.stash.setdefault(OUTCOME_KEY, {})
     outcomes[report.when] = report.outcome
     if report.failed and report.longrepr is not None:
         outcomes[f"{report.when}_error"] = str(report.longreprtext)[-4000:]
     return report
+
+
+def _short_errors(config: pytest.Config) -> bool:
+    """Our errors already say what to fix: a traceback through gameday's internals only hides
+    that. `--tb=long` or `--full-trace` brings it back."""
+    return not config.getoption("fulltrace") and config.getoption("tbstyle") in ("auto", "short")
+
+
+def _short_repr(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    """`UsageError: message`, and the line of the test's own folder that led to it."""
+    folder = item.path.parent
+    own = [entry for entry in excinfo.traceback if entry.path.parent == folder]
+    where = f"\n  at {own[-1].path.name}:{own[-1].lineno + 1}" if own else ""
+    return f"{excinfo.typename}: {excinfo.value}{where}\n  (--tb=long shows the traceback)"
 
 
 @pytest.fixture(scope="session")

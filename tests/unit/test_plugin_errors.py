@@ -1,0 +1,38 @@
+"""gameday's own errors reach the user as their message and the scenario line that led there,
+not a traceback through the harness; other exceptions keep pytest's usual report."""
+
+from __future__ import annotations
+
+import pytest
+
+SCENARIO = """
+from gameday.faults.selection import NodeSelector
+
+
+def test_bad_selector():
+    NodeSelector(count=0).select([])
+
+
+def test_plain_bug():
+    {}["missing"]
+"""
+
+
+def test_our_errors_are_one_message_with_the_scenario_line(pytester: pytest.Pytester) -> None:
+    source = pytester.makepyfile(test_day=SCENARIO)
+    line = source.read_text().splitlines().index("    NodeSelector(count=0).select([])") + 1
+    result = pytester.runpytest("-p", "no:locust", "--lab=off")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["UsageError: *", f"  at test_day.py:{line}",
+                                 "  (--tb=long shows the traceback)"])
+    out = result.stdout.str()
+    assert "gameday/faults/selection.py" not in out  # no frames from the harness
+    assert "KeyError" in out and "def test_plain_bug" in out  # a real bug keeps its traceback
+
+
+def test_tb_long_brings_the_traceback_back(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_day=SCENARIO)
+    result = pytester.runpytest("-p", "no:locust", "--lab=off", "--tb=long", "-k", "selector")
+    result.assert_outcomes(failed=1, deselected=1)
+    assert "selection.py" in result.stdout.str()
+    assert "(--tb=long shows the traceback)" not in result.stdout.str()
