@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -149,7 +150,8 @@ def _short_errors(config: pytest.Config) -> bool:
 def _short_repr(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -> str:
     """`UsageError: message`, and the line of the test's own folder that led to it."""
     folder = item.path.parent
-    own = [entry for entry in excinfo.traceback if entry.path.parent == folder]
+    own = [entry for entry in excinfo.traceback  # path is a str for exec'd code
+           if isinstance(entry.path, Path) and entry.path.parent == folder]
     where = f"\n  at {own[-1].path.name}:{own[-1].lineno + 1}" if own else ""
     return f"{excinfo.typename}: {excinfo.value}{where}\n  (--tb=long shows the traceback)"
 

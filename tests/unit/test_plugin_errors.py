@@ -15,6 +15,10 @@ def test_bad_selector():
 
 def test_plain_bug():
     {}["missing"]
+
+
+def test_error_raised_from_exec_d_code():
+    exec("from gameday.errors import UsageError\\nraise UsageError('from a string')")
 """
 
 
@@ -22,17 +26,18 @@ def test_our_errors_are_one_message_with_the_scenario_line(pytester: pytest.Pyte
     source = pytester.makepyfile(test_day=SCENARIO)
     line = source.read_text().splitlines().index("    NodeSelector(count=0).select([])") + 1
     result = pytester.runpytest("-p", "no:locust", "--lab=off")
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines(["UsageError: *", f"  at test_day.py:{line}",
                                  "  (--tb=long shows the traceback)"])
     out = result.stdout.str()
     assert "gameday/faults/selection.py" not in out  # no frames from the harness
     assert "KeyError" in out and "def test_plain_bug" in out  # a real bug keeps its traceback
+    assert "UsageError: from a string" in out  # frames without a file (exec) are skipped
 
 
 def test_tb_long_brings_the_traceback_back(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_day=SCENARIO)
     result = pytester.runpytest("-p", "no:locust", "--lab=off", "--tb=long", "-k", "selector")
-    result.assert_outcomes(failed=1, deselected=1)
+    result.assert_outcomes(failed=1, deselected=2)
     assert "selection.py" in result.stdout.str()
     assert "(--tb=long shows the traceback)" not in result.stdout.str()
