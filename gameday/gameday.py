@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import shlex
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -202,6 +203,10 @@ class GameDay(Verdicts, Expectations):
             self.evidence.event("load.dry_run", f"would send load to {host}", source="load")
             yield run
             return
+        if run.spec.remote_workers:
+            self.evidence.event("load.remote_workers", f"waiting for {run.spec.remote_workers} "
+                                f"remote worker(s): {shlex.join(run.remote_worker_command())}",
+                                source="load")
         self.evidence.event("load.start", f"{spec.get('users', 20)} users -> {host}",
                             source="load")
         run.start()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -32,11 +33,15 @@ import gameday
 from gameday.errors import ConditionTimeout, LoadError
 from gameday.load.spec import LoadSpec
 from gameday.load.stats import LoadResult, read_result
-from gameday.load.wrapper import DEADLINE_ENV, PORT_ENV, write_wrapper
+from gameday.load.wrapper import DEADLINE_ENV, DEFAULT_USER_FILE, PORT_ENV, write_wrapper
 
 # Seconds a process may take past its time limit before its own guard SIGTERMs it.
 GUARD_GRACE_S = 10.0
 _POLL_S = 0.1
+# Until the first request is answered; remote workers (pods being scheduled) get as long as a
+# Locust worker keeps retrying to reach its master.
+START_TIMEOUT_S = 30.0
+REMOTE_START_TIMEOUT_S = 300.0
 _SCRAPE_TIMEOUT_S = 1.0
 
 
@@ -49,12 +54,13 @@ class LoadRun:
     """
 
     def __init__(self, spec: LoadSpec, out_dir: Path, *, targets_dir: Path | None = None,
-                 run_id: str | None = None, start_timeout_s: float = 30.0,
+                 run_id: str | None = None, start_timeout_s: float | None = None,
                  stop_timeout_s: float = 10.0) -> None:
         self.spec = spec
         self.out_dir = Path(out_dir)
         self.run_id = run_id or uuid.uuid4().hex[:8]
-        self.start_timeout_s = start_timeout_s
+        self.start_timeout_s = start_timeout_s or (
+            REMOTE_START_TIMEOUT_S if spec.remote_workers else START_TIMEOUT_S)
         self.stop_timeout_s = stop_timeout_s
         self.metrics_addresses: list[str] = []
         self.sd_file = (Path(targets_dir) / f"gameday-load-{self.run_id}.json"
@@ -164,21 +170,39 @@ class LoadRun:
 
     def _start_distributed(self, wrapper: Path, deadline: float) -> None:
         """A master (no users, no metrics) and N workers, each serving its own metrics port:
-        Prometheus sums them, so counts are as fresh as the scrape, not Locust's 3 s reports."""
-        master_port = _free_port()
+        Prometheus sums them, so counts are as fresh as the scrape, not Locust's 3 s reports.
+        The master starts the users only once every worker, local and remote, has joined."""
+        spec = self.spec
+        master_port = spec.master_port or _free_port()
         self._spawn("master", [
-            *self._main_args(wrapper), "--master", "--master-bind-host", "127.0.0.1",
-            "--master-bind-port", str(master_port), "--expect-workers", str(self.spec.workers),
+            *self._main_args(wrapper), "--master", "--master-bind-host", spec.master_bind,
+            "--master-bind-port", str(master_port),
+            "--expect-workers", str(spec.workers + spec.remote_workers),
             "--expect-workers-max-wait", str(max(1, math.ceil(self.start_timeout_s))),
         ], deadline, None)
-        for i in range(self.spec.workers):
+        for i in range(spec.workers):
             port = _free_port()
             self._spawn(f"worker-{i}", [
-                "-f", str(wrapper), "--worker", "--host", self.spec.host,
-                "--master-host", "127.0.0.1", "--master-port", str(master_port),
-                *self.spec.extra_args,
+                "-f", str(wrapper), "--worker", "--host", spec.host,
+                "--master-host", _reach(spec.master_bind), "--master-port", str(master_port),
+                *spec.extra_args,
             ], deadline, port)
             self.metrics_addresses.append(f"127.0.0.1:{port}")
+
+    def remote_worker_command(self, master_host: str | None = None) -> list[str]:
+        """What to run on each remote worker (with a copy of the locustfile in its folder):
+        `locust -f FILE --worker --master-host HOST --master-port PORT --host URL`.
+        master_host defaults to master_bind; pass the address your workers reach it by. For the
+        default user, FILE is gameday/load/default_user.py of the worker's own gameday install."""
+        spec = self.spec
+        if not spec.remote_workers or spec.master_port is None:
+            raise LoadError("this run expects no remote workers: set LoadSpec.remote_workers "
+                            "and master_port")
+        locustfile = spec.locustfile.name if spec.locustfile else str(DEFAULT_USER_FILE)
+        return ["locust", "-f", locustfile, "--worker",
+                "--master-host", master_host or _reach(spec.master_bind),
+                "--master-port", str(spec.master_port), "--host", spec.host,
+                *spec.extra_args]
 
     def _spawn(self, name: str, args: list[str], deadline: float, port: int | None) -> None:
         log = self.out_dir / f"{name}.log"
@@ -220,8 +244,13 @@ class LoadRun:
             if sent > 0:
                 return
             time.sleep(_POLL_S)
+        hint = ""
+        if self.spec.remote_workers:
+            hint = (f"; the master waits for {self.spec.remote_workers} remote worker(s) on "
+                    f"{self.spec.master_bind}:{self.spec.master_port}: are they running "
+                    f"`{shlex.join(self.remote_worker_command())}` and can they reach it?")
         raise LoadError(
-            f"Locust sent no request within {self.start_timeout_s:g}s ({self.spec.host}); "
+            f"Locust sent no request within {self.start_timeout_s:g}s ({self.spec.host}){hint}; "
             f"last lines of its logs:\n" + "\n".join(_tail(p) for p in self._logs.values()))
 
     def requests_sent(self) -> float:
@@ -254,6 +283,11 @@ def _signal(proc: subprocess.Popen, sig: signal.Signals) -> None:
     """Signal a child we have not reaped yet (so its pid cannot have been reused)."""
     if proc.poll() is None:
         proc.send_signal(sig)
+
+
+def _reach(bind: str) -> str:
+    """The address a worker on this machine connects to for a master bound to `bind`."""
+    return "127.0.0.1" if bind in ("", "*", "0.0.0.0") else bind
 
 
 def _free_port() -> int:

@@ -37,7 +37,12 @@ class LoadSpec:
     attribute of every User class, as Locust's --host does (absolute URLs in requests still go
     where they say).
     workers 0 runs one process; N > 0 runs a master and N worker processes, for more load than
-    one core gives. run_time_s None runs until LoadRun.stop(), at most SAFETY_CAP_S.
+    one core gives. remote_workers M > 0 makes the master also wait for M workers you start
+    elsewhere (pods in your cluster, other machines) with `LoadRun.remote_worker_command()`:
+    it listens on master_bind:master_port (a fixed port, so workers can be started first; they
+    retry for 5 minutes). Only local workers feed the client-side Prometheus metrics; the
+    run's totals and timeline (from the master) include every worker.
+    run_time_s None runs until LoadRun.stop(), at most SAFETY_CAP_S.
     """
 
     host: str
@@ -47,6 +52,9 @@ class LoadSpec:
     user_classes: list[str] | None = None
     shape: str | None = None
     workers: int = 0
+    remote_workers: int = 0
+    master_bind: str = "127.0.0.1"
+    master_port: int | None = None
     run_time_s: float | None = None
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 
@@ -58,6 +66,7 @@ class LoadSpec:
             raise UsageError(f"LoadSpec.spawn_rate must be > 0 users/s, got {self.spawn_rate}")
         if self.workers < 0:
             raise UsageError(f"LoadSpec.workers must be 0 (one process) or more: {self.workers}")
+        self._check_remote_workers()
         if self.run_time_s is not None and not 0 < self.run_time_s <= SAFETY_CAP_S:
             raise UsageError(
                 f"LoadSpec.run_time_s must be in (0, {SAFETY_CAP_S:g}] seconds, got "
@@ -85,6 +94,21 @@ class LoadSpec:
                 "the LoadSpec fields instead"
             )
         object.__setattr__(self, "extra_args", tuple(self.extra_args))
+
+    def _check_remote_workers(self) -> None:
+        if self.remote_workers < 0:
+            raise UsageError(f"LoadSpec.remote_workers must be 0 or more: {self.remote_workers}")
+        if self.master_port is not None and not 1024 <= self.master_port <= 65534:
+            raise UsageError(f"LoadSpec.master_port must be in 1024..65534 (Locust also uses "
+                             f"the next port): {self.master_port}")
+        if not self.remote_workers:
+            return
+        if self.workers < 1:
+            raise UsageError("LoadSpec.remote_workers join local ones: set workers >= 1 too (a "
+                             "local worker shows the run started and feeds Prometheus)")
+        if self.master_port is None:
+            raise UsageError("LoadSpec.remote_workers need a known master port to connect to: "
+                             "set master_port, e.g. 5557")
 
     @property
     def time_limit_s(self) -> float:

@@ -269,3 +269,56 @@ def test_guard_ends_a_shape_that_outlives_run_time(target: Target, tmp_path: Pat
         assert time.monotonic() - started < 3
     assert run.killed == []
     assert run.result().requests > 0
+
+
+REMOTE_LOCUSTFILE = """
+from locust import FastHttpUser, constant, task
+
+class Visitor(FastHttpUser):
+    wait_time = constant(0.01)
+
+    @task
+    def page(self):
+        self.client.get("{path}")
+"""
+
+
+def test_remote_workers_join_the_run(target: Target, tmp_path: Path) -> None:
+    """A worker started elsewhere from the printed command, with its own copy of the
+    locustfile (hitting another path here, to tell its requests apart), joins the run: the
+    users start only once it is there, and the master's totals count both workers."""
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    for folder, path in ((local, "/"), (remote, "/remote")):
+        folder.mkdir()
+        (folder / "locustfile.py").write_text(REMOTE_LOCUSTFILE.format(path=path))
+    before = target.hits["/"] + target.hits["/remote"]
+    spec = LoadSpec(host=target.url, users=4, workers=1, remote_workers=1,
+                    master_port=_free_port(), locustfile=local / "locustfile.py", run_time_s=3)
+    run = LoadRun(spec, tmp_path / "run")
+    command = run.remote_worker_command()
+    assert command[:3] == ["locust", "-f", "locustfile.py"]
+    assert command[command.index("--master-port") + 1] == str(spec.master_port)
+    worker = subprocess.Popen([sys.executable, "-m", *command], cwd=remote,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with run:
+            assert run.wait(timeout_s=20) == 0
+        assert worker.wait(timeout=15) == 0  # the master told it to quit
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    result = run.result()
+    assert target.hits["/remote"] > 50
+    served = target.hits["/"] + target.hits["/remote"] - before
+    assert 0 <= served - result.requests <= spec.users
+
+
+def test_a_remote_worker_that_never_comes_is_a_clear_error(target: Target,
+                                                          tmp_path: Path) -> None:
+    spec = LoadSpec(host=target.url, users=2, workers=1, remote_workers=1,
+                    master_port=_free_port(), run_time_s=5)
+    run = LoadRun(spec, tmp_path / "run", start_timeout_s=3)
+    with pytest.raises(LoadError) as caught:
+        run.start()
+    assert f"waits for 1 remote worker(s) on 127.0.0.1:{spec.master_port}" in str(caught.value)
+    assert not run.running

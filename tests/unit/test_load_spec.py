@@ -31,6 +31,11 @@ def test_defaults_are_the_default_user_until_stopped() -> None:
     ({"host": "http://127.0.0.1", "shape": "Steps"}, "set locustfile too"),
     ({"host": "http://127.0.0.1", "extra_args": ["--users=5"]}, "--users"),
     ({"host": "http://127.0.0.1", "extra_args": ["-t", "5s"]}, "-t"),
+    ({"host": "http://127.0.0.1", "remote_workers": -1}, "remote_workers must be 0"),
+    ({"host": "http://127.0.0.1", "remote_workers": 2, "master_port": 5557},
+     "set workers >= 1"),
+    ({"host": "http://127.0.0.1", "remote_workers": 2, "workers": 1}, "set master_port"),
+    ({"host": "http://127.0.0.1", "workers": 1, "master_port": 80}, "1024..65534"),
 ])
 def test_bad_specs_are_usage_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(UsageError, match=message.replace("?", r"\?")):
