@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from gameday.adapters.prometheus import PromClient
     from gameday.cluster_events import EventRecorder
     from gameday.faults.base import Fault, FaultResult, Target
+    from gameday.lab.profiles import Profile
     from gameday.load.runner import LoadRun
     from gameday.run import RunContext
 
@@ -70,6 +71,12 @@ class GameDay(Verdicts, Expectations):
     @property
     def kube(self) -> KubeAdapter:
         return self.run.kube
+
+    @property
+    def profile(self) -> Profile:
+        """The target's timings: the lab's profile, or `gke` for a real cluster; scenarios
+        derive their waits from it (`profile.reschedule_timeout_s()`)."""
+        return self.run.profile
 
     @property
     def dry_run(self) -> bool:

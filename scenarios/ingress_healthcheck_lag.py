@@ -44,6 +44,6 @@ def test_ingress_healthcheck_lag(gameday, app, setting):
                                   FAILED, bound_s=bound)
     gameday.evaluate(during, "fault")
     gameday.assert_slos()
-    slack = gameday.run.profile.scrape_interval
+    slack = gameday.profile.scrape_interval
     assert window <= bound + slack, (f"502s lasted {window:.1f}s after the kill, beyond the "
                                      f"health check's bound {bound:g}s + {slack:g}s scrape")

@@ -20,7 +20,6 @@ DURING = [Availability.from_load(0.95, name="availability"),
 STEADY = [Availability.from_load(0.99, name="steady_availability")]
 RECOVERY = RecoveryTime(sli=STEADY[0], bound_s=30, hold_s=5, name="recovery")
 BASELINE_S, FAULT_S, RECOVERY_S, USERS = 8.0, 15.0, 8.0, 10
-NODE_BACK_S = 120.0  # until every milestone, node back included (GKE: minutes; --gameday-set)
 
 
 @pytest.mark.parametrize("nodes", [1, 2])
@@ -29,7 +28,8 @@ def test_preemptible_node_loss(gameday, app, nodes):
     with gameday.load(users=gameday.param("users", USERS)):
         gameday.steady_state(steady, gameday.param("baseline_s", BASELINE_S))
         with gameday.inject(NodePreemption, selector=gameday.spot_nodes(nodes)):
-            gameday.expect_nodes_replaced(timeout_s=gameday.param("node_back_s", NODE_BACK_S))
+            gameday.expect_nodes_replaced(timeout_s=gameday.param(
+                "node_back_timeout_s", gameday.profile.node_replacement_timeout_s()))
             gameday.hold_phase(gameday.param("fault_s", FAULT_S))
         gameday.observe("recovery", gameday.param("recovery_s", RECOVERY_S))
     gameday.evaluate(during, "fault")

@@ -24,7 +24,8 @@ def test_zone_outage(gameday, app, zone):
     with gameday.load(users=gameday.param("users", USERS)):
         gameday.steady_state(steady, gameday.param("baseline_s", BASELINE_S))
         with gameday.inject(ZoneOutage, zone=zone):
-            gameday.expect_replicas_outside(app, zone, timeout_s=60)
+            gameday.expect_replicas_outside(app, zone, timeout_s=gameday.param(
+                "reschedule_timeout_s", gameday.profile.reschedule_timeout_s()))
             gameday.hold_phase(gameday.param("fault_s", FAULT_S))
         gameday.observe("recovery", gameday.param("recovery_s", RECOVERY_S))
     gameday.evaluate(during, "fault")

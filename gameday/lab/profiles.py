@@ -91,10 +91,31 @@ class Profile:
     neg_detach_delay: float
     neg_readiness_gate_timeout: float
 
+    def reschedule_timeout_s(self) -> float:
+        """How long to wait for the pods of unreachable nodes to run elsewhere: the node
+        controller notices (grace period), then the pods' unreachable toleration runs out
+        (GKE: ~6 min in all)."""
+        return _wait_bound(self.node_monitor_grace_period + self.node_monitor_period
+                           + self.unreachable_toleration)
+
+    def node_replacement_timeout_s(self) -> float:
+        """How long to wait for a preempted VM to be back as a Ready node: notice, shutdown
+        grace, MIG recreation, boot, first status (GKE: ~3 min)."""
+        return _wait_bound(self.preemption_notice + self.preemption_pod_grace
+                           + self.preemption_critical_pod_grace + self.mig_recreate_delay
+                           + self.vm_boot + self.node_status_update)
+
     def describe(self) -> list[tuple[str, float, str]]:
         """(name, value, GKE source) rows, for `lab status` and reports."""
         return [(f.name, getattr(self, f.name), TIMINGS[f.name].source) for f in fields(self)
                 if f.name != "name"]
+
+
+def _wait_bound(expected_s: float) -> float:
+    """A timeout for something expected to take `expected_s`: twice that, plus a minute for
+    scheduling, image pulls and a busy machine. A timeout is an error, not a verdict: it must
+    not fire on a slow but healthy recovery."""
+    return 2 * expected_s + 60
 
 
 def get_profile(name: str) -> Profile:

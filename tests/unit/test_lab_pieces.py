@@ -52,6 +52,16 @@ def test_image_table_ignores_tag_and_digest() -> None:
     assert program_for("nginx:1.25") is None
 
 
+def test_scenario_waits_cover_what_gke_really_takes() -> None:
+    """On GKE, pods of a lost zone run elsewhere only after the 40 s grace and the 300 s
+    toleration, and a preempted VM is back after ~3 min: waits must outlast both, while the
+    fast profile keeps a lab scenario near a minute."""
+    gke, fast = get_profile("gke"), get_profile("fast")
+    assert gke.reschedule_timeout_s() > 2 * (40 + 300)
+    assert gke.node_replacement_timeout_s() > 2 * (30 + 15 + 60 + 40)
+    assert 60 < fast.reschedule_timeout_s() < 120 and 60 < fast.node_replacement_timeout_s() < 120
+
+
 def test_control_plane_flags_follow_the_profile(tmp_path: Path) -> None:
     keys = generate(tmp_path / "pki")
     ports = controlplane.Ports(1, 2, 3)
