@@ -13,12 +13,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 from google.api_core import exceptions as gexc
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import compute_v1
 
 from gameday.errors import ConditionTimeout, FaultError, UsageError
+
+# zoneOperations.wait returns once the operation is DONE or after about 2 minutes (GCE docs)
+WAIT_BLOCK_S = 120.0
 
 _PROVIDER_ID = re.compile(r"gce://(?P<project>[^/\s]+)/(?P<zone>[^/\s]+)/(?P<name>[^/\s]+)")
 DO_NOTHING = "DO_NOTHING"
@@ -69,13 +73,14 @@ class ComputeAdapter:
 
     def __init__(self, *, api_endpoint: str | None = None,
                  credentials: Credentials | None = None, timeout: float = 30.0,
-                 operation_timeout: float = 300.0) -> None:
+                 operation_timeout: float = 300.0, wait_block: float = WAIT_BLOCK_S) -> None:
         if api_endpoint and credentials is None:
             credentials = AnonymousCredentials()  # an emulator: nothing to authenticate to
         options = ClientOptions(api_endpoint=api_endpoint) if api_endpoint else None
         kwargs: dict[str, Any] = {"credentials": credentials, "client_options": options}
         self.timeout = timeout
         self.operation_timeout = operation_timeout
+        self.wait_block = wait_block
         self._instances = compute_v1.InstancesClient(**kwargs)
         self._migs = compute_v1.InstanceGroupManagersClient(**kwargs)
         self._operations = compute_v1.ZoneOperationsClient(**kwargs)
@@ -94,9 +99,10 @@ class ComputeAdapter:
             if left <= 0:
                 raise ConditionTimeout(f"Compute operation {what}", self.operation_timeout,
                                        f"{op.name} {op.status.name}")
+            # the server holds a wait open until DONE or wait_block: the call must outlast it
             op = self._guard(f"wait for {what}", lambda o=op, t=left: self._operations.wait(
                 project=ref_project, zone=zone, operation=o.name,
-                timeout=min(t, self.timeout)))
+                timeout=min(t, self.wait_block + self.timeout)))
         if op.error and op.error.errors:
             detail = "; ".join(f"{e.code}: {e.message}" for e in op.error.errors)
             raise FaultError(f"Compute operation {what} failed: {detail}")
@@ -109,6 +115,9 @@ class ComputeAdapter:
                              "whether the VM was deleted outside the game day") from exc
         except gexc.GoogleAPICallError as exc:
             raise FaultError(f"{what} failed: {exc}") from exc
+        except requests.RequestException as exc:  # the REST transport's own timeouts/resets
+            raise FaultError(f"{what}: the Compute Engine API did not answer ({exc}); check "
+                             "--gce-endpoint and the network to it") from exc
 
     def get_instance(self, ref: InstanceRef) -> InstanceInfo:
         inst = self._guard(f"get {ref}", lambda: self._instances.get(

@@ -3,6 +3,8 @@ on loopback (GCP's server is the one thing mocked)."""
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -71,3 +73,32 @@ def test_stop_held_by_do_nothing_then_start_and_restore(gce: RunningCompute,
 def test_missing_instance_is_a_fault_error_saying_what(compute: ComputeAdapter) -> None:
     with pytest.raises(FaultError, match="not found"):
         compute.get_instance(InstanceRef(P, B, "no-such-vm"))
+
+
+def test_an_operation_longer_than_a_call_timeout_is_waited_for() -> None:
+    """zoneOperations.wait is held open by the server until the operation is DONE (GCE: up to
+    2 min): a start that takes longer than the per-call timeout (GKE: a VM boots in ~40 s, the
+    default call timeout is 30 s) must still be waited for, not fail on a read timeout."""
+    slow_boot = quick_profile(get_profile("fast"), vm_boot=2.5)
+    with serve(LAYOUT, RecordingHost(), slow_boot) as gce:
+        compute = ComputeAdapter(api_endpoint=gce.endpoint, timeout=1, operation_timeout=20,
+                                 wait_block=5)  # the test endpoint's wait cap
+        name = spot_mig(compute)
+        ref = InstanceRef(P, B, next(m for m in compute.list_migs(P, B)
+                                     if m.name == name).instance_names[0])
+        compute.set_mig_failure_action(P, B, name, "DO_NOTHING")
+        compute.stop_instance(ref)
+        started = time.monotonic()
+        compute.start_instance(ref)
+        assert time.monotonic() - started > 2  # it really outlasted the 1 s call timeout
+        assert compute.get_instance(ref).status == "RUNNING"
+
+
+def test_an_unanswering_endpoint_is_a_fault_error_naming_it() -> None:
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        compute = ComputeAdapter(api_endpoint=endpoint, timeout=0.5)
+        with pytest.raises(FaultError, match=r"did not answer .*--gce-endpoint"):
+            compute.get_instance(InstanceRef(P, B, "vm"))
