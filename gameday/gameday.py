@@ -120,6 +120,13 @@ class GameDay(Verdicts, Expectations):
         self.evidence.parameters[name] = value
         return value
 
+    def window(self, name: str, default_s: float) -> float:
+        """A measured phase's length in seconds, overridable like `param`. The default is
+        stretched to span two scrapes of the target's Prometheus (the timing profile's
+        interval: 1 s on the fast lab, 15 s on GKE): a window without a sample in it can
+        only be inconclusive. An explicit `--gameday-set` value is taken as given."""
+        return self.param(name, max(default_s, 2 * self.profile.scrape_interval + 1))
+
     def slos(self, slos: list[T]) -> list[T]:
         """Apply `--gameday-set SLO_NAME.FIELD=VALUE` overrides to a scenario's SLOs."""
         out = []

@@ -32,13 +32,13 @@ def test_ingress_healthcheck_lag(gameday, app, setting):
     check = HEALTH_CHECKS[setting]
     during, steady = gameday.slos(DURING), gameday.slos(STEADY)
     with gameday.load(users=gameday.param("users", USERS)):
-        gameday.steady_state(steady, gameday.param("baseline_s", BASELINE_S))
+        gameday.steady_state(steady, gameday.window("baseline_s", BASELINE_S))
         with gameday.inject(HealthcheckLag, phase="health_check", namespace=app.namespace,
                             service=app.service, health_check=check):
             gameday.hold(gameday.param("settle_s", SETTLE_S))  # the LB picks the setting up
             with gameday.inject(HealthcheckLag, namespace=app.namespace, selector=app.selector,
                                 kill_count=gameday.param("kill", KILL)) as killed:
-                gameday.hold_phase(gameday.param("fault_s", FAULT_S))
+                gameday.hold_phase(gameday.window("fault_s", FAULT_S))
     bound = health_check_bound(check)
     window = gameday.error_window("lb_502", killed, gameday.param("window_total", LB_REQUESTS),
                                   FAILED, bound_s=bound)

@@ -26,12 +26,12 @@ BASELINE_S, FAULT_S, RECOVERY_S, USERS = 8.0, 15.0, 8.0, 10
 def test_preemptible_node_loss(gameday, app, nodes):
     during, steady = gameday.slos(DURING), gameday.slos(STEADY)
     with gameday.load(users=gameday.param("users", USERS)):
-        gameday.steady_state(steady, gameday.param("baseline_s", BASELINE_S))
+        gameday.steady_state(steady, gameday.window("baseline_s", BASELINE_S))
         with gameday.inject(NodePreemption, selector=gameday.spot_nodes(nodes)):
             gameday.expect_nodes_replaced(timeout_s=gameday.param(
                 "node_back_timeout_s", gameday.profile.node_replacement_timeout_s()))
-            gameday.hold_phase(gameday.param("fault_s", FAULT_S))
-        gameday.observe("recovery", gameday.param("recovery_s", RECOVERY_S))
+            gameday.hold_phase(gameday.window("fault_s", FAULT_S))
+        gameday.observe("recovery", gameday.window("recovery_s", RECOVERY_S))
     gameday.evaluate(during, "fault")
     gameday.evaluate(steady, "recovery")
     gameday.recovery(gameday.slos([RECOVERY])[0], since="inject")

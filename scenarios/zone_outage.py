@@ -22,12 +22,12 @@ BASELINE_S, FAULT_S, RECOVERY_S, USERS = 8.0, 20.0, 15.0, 10
 def test_zone_outage(gameday, app, zone):
     during, steady = gameday.slos(DURING), gameday.slos(STEADY)
     with gameday.load(users=gameday.param("users", USERS)):
-        gameday.steady_state(steady, gameday.param("baseline_s", BASELINE_S))
+        gameday.steady_state(steady, gameday.window("baseline_s", BASELINE_S))
         with gameday.inject(ZoneOutage, zone=zone):
             gameday.expect_replicas_outside(app, zone, timeout_s=gameday.param(
                 "reschedule_timeout_s", gameday.profile.reschedule_timeout_s()))
-            gameday.hold_phase(gameday.param("fault_s", FAULT_S))
-        gameday.observe("recovery", gameday.param("recovery_s", RECOVERY_S))
+            gameday.hold_phase(gameday.window("fault_s", FAULT_S))
+        gameday.observe("recovery", gameday.window("recovery_s", RECOVERY_S))
     gameday.evaluate(during, "fault")
     gameday.evaluate(steady, "recovery")
     gameday.recovery(gameday.slos([RECOVERY])[0], since="revert")
