@@ -14,6 +14,7 @@ from gameday.evidence import Evidence
 if TYPE_CHECKING:
     from gameday.adapters.prometheus import PromClient
     from gameday.faults.base import FaultResult
+    from gameday.lab.profiles import Profile
     from gameday.slo import Verdict, Window
 
 
@@ -32,6 +33,10 @@ class Verdicts:
 
     @property
     def prom(self) -> PromClient:
+        raise NotImplementedError
+
+    @property
+    def profile(self) -> Profile:
         raise NotImplementedError
 
     def observe(self, phase: str, seconds: float) -> None:
@@ -87,6 +92,7 @@ class Verdicts:
         prom = self.prom
         prom.wait_for_scrape(end)
         start = fault.start if since == "inject" else fault.end
+        slo = slo.for_scrape_interval(self.profile.scrape_interval)
         verdict = slo.evaluate(prom, Window(f"recovery since {since}", start, end))
         self.evidence.add_verdict(verdict)
         if verdict.measured is not None:

@@ -10,6 +10,7 @@ is one step plus one scrape interval.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -60,6 +61,12 @@ class RecoveryTime:
     def target_text(self) -> str:
         return f"<= {self.bound_s:g} s"
 
+    def for_scrape_interval(self, interval_s: float) -> RecoveryTime:
+        """This SLO with rolling windows stretched to span two scrapes at `interval_s`
+        (plus a second): shorter windows hold no sample and can only be inconclusive."""
+        least = 2 * interval_s + 1
+        return self if self.rolling_s >= least else dataclasses.replace(self, rolling_s=least)
+
     def evaluate(self, prom: PromClient, window: Window) -> Verdict:
         """Measure recovery over the window: its start is the injection instant."""
         start, end = window.start.timestamp(), window.end.timestamp()
@@ -83,6 +90,11 @@ class RecoveryTime:
                 shown = "no data" if last is None else self.sli.value_text(last)
                 status, text = Status.FAIL, (
                     f"never recovered within the observed range ({how}); at its end: {shown}")
+                if self._gaps_could_hide_recovery(values):
+                    missing = sum(v is None for v in values)
+                    status, text = Status.INCONCLUSIVE, (
+                        f"no recovery seen, but {missing} of {len(values)} rolling windows had "
+                        f"no data and could hide one ({how}; rolling_s must span two scrapes)")
             else:
                 ok = measured <= self.bound_s
                 status = Status.PASS if ok else Status.FAIL
@@ -90,6 +102,13 @@ class RecoveryTime:
                         f"{self.bound_s:g} s ({how})")
         status, text = partial_data(prom, seen, status, text)
         return make_verdict(self, window, measured, status, text, queries)
+
+    def _gaps_could_hide_recovery(self, values: list[float | None]) -> bool:
+        """True if some hold-long stretch has no window that missed the target, only windows
+        without data: no data is never a pass, and it is not a failure either."""
+        missed = [v is not None and not self.sli.meets(v) for v in values]
+        need = math.ceil(self.hold_s / self.step_s - 1e-9)
+        return any(not any(missed[i:i + need + 1]) for i in range(len(values) - need))
 
     def _recovered(self, ends: list[float], values: list[float | None],
                    start: float) -> float | None:

@@ -12,7 +12,7 @@ import pytest
 
 from gameday.adapters.prometheus import PromClient, PrometheusQueryError, PrometheusUnreachable
 from gameday.errors import ConditionTimeout
-from gameday.slo import Availability, Latency, Status, Window
+from gameday.slo import Availability, Latency, RecoveryTime, Status, Window
 from gameday.slo.latency import bucket_quantile
 from gameday.slo.testing import PROMETHEUS, DrivenExporter, run_prometheus
 
@@ -52,6 +52,34 @@ def test_availability_and_latency_end_to_end(live: tuple[PromClient, DrivenExpor
     # rank 0.9 * 50 = 45: the last of the 45 requests in the 0.01-0.025 s bucket
     assert latency.measured == pytest.approx(0.025)
     assert latency.status is Status.PASS
+
+
+def test_recovery_is_inconclusive_when_empty_windows_could_hide_it(
+        live: tuple[PromClient, DrivenExporter]) -> None:
+    """Rolling windows shorter than the scrape interval (0.5 s here; 15 s on GKE) alternate
+    between data and none: no recovery can be shown, and none can be ruled out either."""
+    prom, exporter = live
+    start = None
+    began = time.monotonic()
+    while time.monotonic() < began + 7:  # all good traffic: nothing but gaps stands in the way
+        exporter.request(200, 0.01, 5)
+        time.sleep(0.05)
+        if start is None and time.monotonic() > began + 2.5:  # earlier tests' 502s roll out
+            start = dt.datetime.now(dt.UTC)
+    end = dt.datetime.now(dt.UTC)
+    assert start is not None
+    prom.wait_for_scrape(end, timeout_s=10)
+    window = Window("recovery", start, end)
+    thin = RecoveryTime(Availability.from_load(0.99), bound_s=10, hold_s=1, rolling_s=0.3,
+                        step_s=0.3)
+    verdict = thin.evaluate(prom, window)
+    assert verdict.status is Status.INCONCLUSIVE, verdict.message
+    assert "rolling windows had no data and could hide one" in verdict.message
+    stretched = thin.for_scrape_interval(0.5)
+    assert stretched.rolling_s == 2.0  # two scrapes and a second
+    wide = RecoveryTime(Availability.from_load(0.99), bound_s=10)  # rolling 5 s by default
+    assert wide.for_scrape_interval(1.0) is wide  # the fast lab: already wide enough
+    assert stretched.evaluate(prom, window).status is Status.PASS
 
 
 def test_bad_promql_gets_prometheus_own_error(live: tuple[PromClient, DrivenExporter]) -> None:
