@@ -136,15 +136,21 @@ class ComputeAdapter:
                              timeout=self.timeout))
         self._wait(op, ref.project, ref.zone, f"simulateMaintenanceEvent {ref}")
 
-    def stop_instance(self, ref: InstanceRef) -> None:
-        op = self._guard(f"stop {ref}", lambda: self._instances.stop(
-            project=ref.project, zone=ref.zone, instance=ref.name, timeout=self.timeout))
-        self._wait(op, ref.project, ref.zone, f"stop {ref}")
+    def stop_instances(self, refs: list[InstanceRef]) -> None:
+        """Stop every VM at once, then wait for all: a zone goes down together, not one guest
+        shutdown (up to 90 s on GCE) after another."""
+        self._all("stop", self._instances.stop, refs)
 
-    def start_instance(self, ref: InstanceRef) -> None:
-        op = self._guard(f"start {ref}", lambda: self._instances.start(
-            project=ref.project, zone=ref.zone, instance=ref.name, timeout=self.timeout))
-        self._wait(op, ref.project, ref.zone, f"start {ref}")
+    def start_instances(self, refs: list[InstanceRef]) -> None:
+        """Start every VM at once, then wait for all (a boot takes ~40 s on GCE)."""
+        self._all("start", self._instances.start, refs)
+
+    def _all(self, verb: str, method: Any, refs: list[InstanceRef]) -> None:
+        ops = [(ref, self._guard(f"{verb} {ref}", lambda r=ref: method(
+            project=r.project, zone=r.zone, instance=r.name, timeout=self.timeout)))
+            for ref in refs]
+        for ref, op in ops:
+            self._wait(op, ref.project, ref.zone, f"{verb} {ref}")
 
     def list_migs(self, project: str, zone: str) -> list[MigInfo]:
         """The zone's managed instance groups with their member instance names."""

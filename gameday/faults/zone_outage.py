@@ -107,11 +107,9 @@ class ZoneOutage(Fault):
             compute.set_mig_failure_action(undo["project"], self.zone, mig["name"], DO_NOTHING)
         self.emit("migs_hold", f"MIG repair off in {self.zone}",
                   migs=[m["name"] for m in undo["migs"]])
-        for instance in undo["instances"]:
-            compute.stop_instance(parse_provider_id(instance))
-            self.emit("stopped", f"stopped {instance}", instance=instance)
-        self.emit("down", f"zone {self.zone}: every instance stopped",
-                  instances=undo["instances"])
+        compute.stop_instances([parse_provider_id(i) for i in undo["instances"]])
+        self.emit("down", f"zone {self.zone}: every instance stopped "
+                  f"({len(undo['instances'])} at once)", instances=undo["instances"])
 
     def _hold_k8s(self, nodes: list[str], timeout: float = 15.0) -> None:
         """Cordon and taint, then confirm it stuck: on Kubernetes 1.20 the node-lifecycle
@@ -149,16 +147,15 @@ class ZoneOutage(Fault):
         if compute is None:
             raise UsageError("this zone outage stopped Compute Engine VMs: reverting it needs "
                              "Compute access (the compute adapter / --gce-endpoint)")
-        done = []
-        for instance in undo["instances"]:
-            ref = parse_provider_id(instance)
+        refs = [parse_provider_id(i) for i in undo["instances"]]
+        for ref, instance in zip(refs, undo["instances"], strict=True):
             # a revert can interrupt the stop itself (Ctrl-C, SIGTERM mid-inject): GCE refuses
             # to start a VM that is still STOPPING, so let the stop finish first
             wait_for(f"{instance} to leave {', '.join(sorted(SETTLING))}",
                      lambda r=ref: True if compute.get_instance(r).status not in SETTLING
                      else None, timeout=compute.operation_timeout, interval=0.5)
-            compute.start_instance(ref)  # starting a RUNNING VM: no-op
-            done.append(f"started {instance}")
+        compute.start_instances(refs)  # starting a RUNNING VM: no-op
+        done = [f"started {instance}" for instance in undo["instances"]]
         for mig in undo["migs"]:
             compute.set_mig_failure_action(undo["project"], undo["zone"], mig["name"],
                                            mig["old_action"])

@@ -61,9 +61,9 @@ def test_stop_held_by_do_nothing_then_start_and_restore(gce: RunningCompute,
     ref = InstanceRef(P, B, next(m for m in compute.list_migs(P, B)
                                  if m.name == name).instance_names[1])
     compute.set_mig_failure_action(P, B, name, "DO_NOTHING")
-    compute.stop_instance(ref)
+    compute.stop_instances([ref])
     assert compute.get_instance(ref).status == "TERMINATED"
-    compute.start_instance(ref)
+    compute.start_instances([ref])
     assert compute.get_instance(ref).status == "RUNNING"
     compute.set_mig_failure_action(P, B, name, "REPAIR")
     assert next(m for m in compute.list_migs(P, B)
@@ -87,9 +87,9 @@ def test_an_operation_longer_than_a_call_timeout_is_waited_for() -> None:
         ref = InstanceRef(P, B, next(m for m in compute.list_migs(P, B)
                                      if m.name == name).instance_names[0])
         compute.set_mig_failure_action(P, B, name, "DO_NOTHING")
-        compute.stop_instance(ref)
+        compute.stop_instances([ref])
         started = time.monotonic()
-        compute.start_instance(ref)
+        compute.start_instances([ref])
         assert time.monotonic() - started > 2  # it really outlasted the 1 s call timeout
         assert compute.get_instance(ref).status == "RUNNING"
 
@@ -102,3 +102,24 @@ def test_an_unanswering_endpoint_is_a_fault_error_naming_it() -> None:
         compute = ComputeAdapter(api_endpoint=endpoint, timeout=0.5)
         with pytest.raises(FaultError, match=r"did not answer .*--gce-endpoint"):
             compute.get_instance(InstanceRef(P, B, "vm"))
+
+
+def test_a_zone_goes_down_together() -> None:
+    """Every stop is issued before any is waited for: all guests are shutting down before
+    any is off (one after another, a 10-node zone would take 10 guest shutdowns)."""
+    with serve(LAYOUT, RecordingHost(graceful_off_s=0.5),
+               quick_profile(get_profile("fast"), vm_stop=2)) as gce:
+        compute = ComputeAdapter(api_endpoint=gce.endpoint, timeout=5, operation_timeout=10)
+        migs = compute.list_migs(P, B)
+        refs = [InstanceRef(P, B, name) for m in migs for name in m.instance_names]
+        for mig in migs:
+            compute.set_mig_failure_action(P, B, mig.name, "DO_NOTHING")
+        compute.stop_instances(refs)
+
+        def last(event: str, name: str) -> float:
+            return max(e.at for e in gce.history(name) if e.event == event)
+
+        assert max(last("stopping", r.name) for r in refs) < \
+            min(last("terminated", r.name) for r in refs)
+        compute.start_instances(refs)
+        assert {compute.get_instance(r).status for r in refs} == {"RUNNING"}
