@@ -122,10 +122,11 @@ class GameDay(Verdicts, Expectations):
 
     def window(self, name: str, default_s: float) -> float:
         """A measured phase's length in seconds, overridable like `param`. The default is
-        stretched to span two scrapes of the target's Prometheus (the timing profile's
-        interval: 1 s on the fast lab, 15 s on GKE): a window without a sample in it can
+        stretched to four scrapes of the target's Prometheus (the timing profile's interval:
+        1 s on the fast lab, 15 s on GKE), so that a rolling window of two scrapes (what a
+        recovery time needs to have data) can slide over it: a window without samples can
         only be inconclusive. An explicit `--gameday-set` value is taken as given."""
-        return self.param(name, max(default_s, 2 * self.profile.scrape_interval + 1))
+        return self.param(name, max(default_s, 4 * self.profile.scrape_interval + 1))
 
     def slos(self, slos: list[T]) -> list[T]:
         """Apply `--gameday-set SLO_NAME.FIELD=VALUE` overrides to a scenario's SLOs."""

@@ -85,7 +85,13 @@ class RecoveryTime:
             status, text, measured = Status.INCONCLUSIVE, f"no data ({note}; {how})", None
         else:
             measured = self._recovered(ends, values, start)
-            if measured is None:
+            need = math.ceil(self.hold_s / self.step_s - 1e-9)
+            if measured is None and len(values) <= need:
+                status, text = Status.INCONCLUSIVE, (
+                    f"the observed {end - start:.0f} s cannot show a recovery held "
+                    f"{self.hold_s:g} s over rolling {self.rolling_s:g} s windows: observe for "
+                    f"at least {self.rolling_s + self.hold_s + self.step_s:g} s")
+            elif measured is None:
                 last = values[-1]
                 shown = "no data" if last is None else self.sli.value_text(last)
                 status, text = Status.FAIL, (

@@ -82,6 +82,23 @@ def test_recovery_is_inconclusive_when_empty_windows_could_hide_it(
     assert stretched.evaluate(prom, window).status is Status.PASS
 
 
+def test_never_recovered_fails(live: tuple[PromClient, DrivenExporter]) -> None:
+    prom, exporter = live
+    start = dt.datetime.now(dt.UTC)
+    until = time.monotonic() + 4
+    while time.monotonic() < until:  # one request in five fails, to the end
+        exporter.request(200, 0.01, 4)
+        exporter.request(502, 0.01)
+        time.sleep(0.05)
+    end = dt.datetime.now(dt.UTC)
+    prom.wait_for_scrape(end, timeout_s=10)
+    slo = RecoveryTime(Availability.from_load(0.99), bound_s=10, hold_s=1, rolling_s=1.5)
+    verdict = slo.evaluate(prom, Window("recovery", start, end))
+    assert verdict.status is Status.FAIL and verdict.measured is None
+    assert "never recovered within the observed range" in verdict.message
+    assert "at its end: 80.0" in verdict.message
+
+
 def test_bad_promql_gets_prometheus_own_error(live: tuple[PromClient, DrivenExporter]) -> None:
     prom, _ = live
     with pytest.raises(PrometheusQueryError, match=r"HTTP 400 .*bad_data: .*parse error"):
