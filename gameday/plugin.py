@@ -115,6 +115,10 @@ class _TerminalLines:
         if report.when == "call" or not report.passed:
             self._after_result = True
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logstart(self) -> None:
+        self._after_result = False  # pytest has just started the next test's line itself
+
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A scenario that takes a `zone` argument runs once per zone of the target."""

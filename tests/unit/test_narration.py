@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+import pytest
+
 from gameday.evidence import Evidence
 from gameday.narration import Narrator
 from gameday.slo.base import Status, Verdict, Window
@@ -70,3 +72,24 @@ def test_quiet_prints_nothing_and_live_blocks_still_run() -> None:
     with loud.live():
         pass
     assert lines == [] and entered == ["live"]
+
+
+def test_lines_sit_between_pytest_own_output_without_gaps(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_two="""
+        def test_a(gameday):
+            gameday.evidence.event("x.step", "one", source="t")
+
+        def test_b(gameday):
+            gameday.evidence.event("x.step", "two", source="t")
+    """)
+    result = pytester.runpytest("-p", "no:locust", "--lab=off", "--report-dir",
+                                str(pytester.path / "reports"))
+    result.assert_outcomes(passed=2)
+    lines = result.stdout.lines
+    first = next(i for i, line in enumerate(lines) if line.startswith("gameday: test_two.py"))
+    body = lines[first - 1:first + 7]
+    assert body == ["test_two.py ", "gameday: test_two.py::test_a",
+                    body[2], ".", "test_two.py ", "gameday: test_two.py::test_b", body[6],
+                    body[7]], "\n".join(body)
+    assert body[2].endswith("x.step: one") and body[6].endswith("x.step: two")
+    assert body[7].startswith(".")
