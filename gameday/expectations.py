@@ -58,11 +58,16 @@ class Expectations:
                             f"{since_fault:.1f}s after injection", source="gameday")
         return since_fault
 
-    def spot_nodes(self, count: int) -> NodeSelector:
-        """`count` Ready Spot/preemptible nodes spread over zones (inside the blast radius)."""
+    def spot_nodes(self, count: int, app: Any = None) -> NodeSelector:
+        """`count` Ready Spot/preemptible nodes spread over zones (inside the blast radius),
+        those running most of `app`'s pods first."""
+        from collections import Counter
+
         from gameday.node_loss import spread_spot_nodes
 
-        return spread_spot_nodes(self.kube.list_nodes(), count)
+        pods = Counter(p.node for p in self.kube.list_pods(app.namespace, app.selector)
+                       if p.node and not p.terminating) if app is not None else None
+        return spread_spot_nodes(self.kube.list_nodes(), count, pods)
 
     def expect_nodes_replaced(self, timeout_s: float) -> dict[str, float]:
         """Wait until the innermost fault's lost nodes are back (NodePreemption: Ready with a

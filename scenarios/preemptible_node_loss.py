@@ -27,7 +27,7 @@ def test_preemptible_node_loss(gameday, app, nodes):
     during, steady = gameday.slos(DURING), gameday.slos(STEADY)
     with gameday.load(users=gameday.param("users", USERS)):
         gameday.steady_state(steady, gameday.window("baseline_s", BASELINE_S))
-        with gameday.inject(NodePreemption, selector=gameday.spot_nodes(nodes)):
+        with gameday.inject(NodePreemption, selector=gameday.spot_nodes(nodes, app)):
             gameday.expect_nodes_replaced(timeout_s=gameday.param(
                 "node_back_timeout_s", gameday.profile.node_replacement_timeout_s()))
             gameday.hold_phase(gameday.window("fault_s", FAULT_S))

@@ -10,6 +10,7 @@ from gameday.errors import UsageError
 from gameday.faults.healthcheck_lag import backend_config_name
 from gameday.faults.pod_kill import how_many
 from gameday.faults.selection import NodeSelector, known_zones
+from gameday.node_loss import spread_spot_nodes
 
 
 def test_provider_id_is_parsed_exactly() -> None:
@@ -71,3 +72,14 @@ def test_backend_config_annotation() -> None:
     assert backend_config_name({}, None) is None
     with pytest.raises(UsageError, match="not JSON"):
         backend_config_name({"cloud.google.com/backend-config": "bc"}, None)
+
+
+def test_spot_nodes_spread_over_zones_those_with_the_app_first() -> None:
+    nodes = [node("s-b1", "b", "spot", spot=True), node("s-b2", "b", "spot", spot=True),
+             node("s-c1", "c", "spot", spot=True), node("s-c2", "c", "spot", spot=True),
+             node("std-b", "b", "std")]
+    assert spread_spot_nodes(nodes, 2).names == ("s-b1", "s-c1")  # by zone, then by name
+    busy = {"s-b2": 2, "s-c2": 1, "std-b": 5}  # pods of the app per node
+    assert spread_spot_nodes(nodes, 3, busy).names == ("s-b2", "s-c2", "s-b1")
+    with pytest.raises(UsageError, match="only 4 Ready Spot"):
+        spread_spot_nodes(nodes, 5, busy)
