@@ -89,12 +89,20 @@ class PodKill(Fault):
 
     def wait_available(self, deployment: str, timeout: float,
                        interval: float = 0.5) -> DeploymentStatus:
-        """Block until the Deployment is fully available again; ConditionTimeout otherwise."""
+        """Block until the Deployment is fully available again, with as many Ready pods that
+        this kill did not touch; ConditionTimeout otherwise. (Right after an abrupt kill the
+        Deployment's status still counts the killed pods as available: it alone would say
+        "recovered" before anything was recreated.)"""
         kube = self.target.kube
+        killed = {k["pod"] for k in (self.result.data.get("killed", []) if self.result else [])}
 
         def probe() -> DeploymentStatus | None:
             status = kube.deployment_status(self.namespace, deployment)
-            return status if status.fully_available else None
+            if not status.fully_available:
+                return None
+            fresh = [p for p in kube.list_pods(self.namespace, self.selector)
+                     if p.ready and not p.terminating and p.name not in killed]
+            return status if len(fresh) >= status.desired else None
 
         status = wait_for(f"deployment {self.namespace}/{deployment} fully available", probe,
                           timeout=timeout, interval=interval,

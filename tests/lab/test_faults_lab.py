@@ -72,11 +72,11 @@ def test_pod_kill_abrupt_then_deployment_available(apps: client.AppsV1Api, kube:
     ready_deployment(apps, namespace, "web", 3)
     before = {p.uid for p in kube.list_pods(namespace, "app=web")}
     target = make_target()
-    with PodKill(target, namespace=namespace, selector="app=web", percent=50) as result:
+    kill = PodKill(target, namespace=namespace, selector="app=web", percent=50)
+    with kill as result:
         assert len(result.data["killed"]) == 2  # 50 % of 3, rounded up
     fault_pods = {k["pod"] for k in result.data["killed"]}
-    status = PodKill(target, namespace=namespace, selector="app=web", count=1).wait_available(
-        "web", timeout=40)
+    status = kill.wait_available("web", timeout=40)  # not fooled by the stale status
     assert status.available == 3
     now = kube.list_pods(namespace, "app=web")
     assert not fault_pods & {p.name for p in now if not p.terminating}
@@ -195,8 +195,11 @@ def test_preemption_gce_mode_tracks_the_recreated_node(apps: client.AppsV1Api,
     fault = NodePreemption(target, selector=NodeSelector(names=(old.name,)))
     with fault:
         seen = fault.wait_recovered(timeout=90)
-    assert list(seen) == ["node_not_ready", "pods_rescheduled", "pods_ready", "node_back"]
-    assert seen["node_not_ready"] <= seen["pods_rescheduled"] <= seen["pods_ready"]
+    assert set(seen) == {"node_not_ready", "pods_rescheduled", "pods_ready", "node_back"}
+    # the pods may end before the node is seen NotReady (GKE's graceful node shutdown kills
+    # them first), so only the causal pairs are ordered
+    assert seen["pods_rescheduled"] <= seen["pods_ready"]
+    assert seen["node_not_ready"] <= seen["node_back"]
     new = kube.get_node(old.name)
     assert new is not None and new.boot_id != old.boot_id
     assert compute.get_instance(parse_provider_id(old.provider_id or "")).id != old_id

@@ -267,10 +267,10 @@ def test_pod_kill_as_the_harness(apps: client.AppsV1Api, harness: KubeAdapter,
                                  make_target: Callable[..., Target], app_namespace: str) -> None:
     ready_deployment(apps, app_namespace, "web", 2)
     target = make_target()
-    with PodKill(target, namespace=app_namespace, selector="app=web", count=1) as result:
+    kill = PodKill(target, namespace=app_namespace, selector="app=web", count=1)
+    with kill as result:
         assert len(result.data["killed"]) == 1
-    status = PodKill(target, namespace=app_namespace, selector="app=web",
-                     count=1).wait_available("web", timeout=40)
+    status = kill.wait_available("web", timeout=40)
     assert status.available == 2
     assert target.ledger.read().outstanding == ()
 

@@ -68,7 +68,9 @@ def test_measured_recovery_matches_ground_truth(lab: LabHandle, kube: KubeAdapte
     gone = {ns for ns in {p.namespace for p in kube.list_pods(None)}
             if kube.namespace_terminating(ns)}
     before = [p for p in kube.list_pods(None) if p.namespace not in gone and not p.terminating]
-    moved = Counter(replica_set(p.namespace, p.name) for p in before if p.node == victim)
+    # only ReplicaSet pods get replacements (a bare pod or a Job's is just gone)
+    moved = Counter(replica_set(p.namespace, p.name) for p in before
+                    if p.node == victim and p.owner_kind == "ReplicaSet")
     target = Target(kube=kube, safety=Safety(), ledger=Ledger(tmp_path / "ledger.jsonl"),
                     compute=ComputeAdapter(api_endpoint=lab.status["compute_endpoint"]),
                     profile=get_profile("fast"))
@@ -88,6 +90,9 @@ def test_measured_recovery_matches_ground_truth(lab: LabHandle, kube: KubeAdapte
     for pod, ts in ready_at.items():
         per_set[replica_set(*pod.split("/"))].append(ts)
     # all replacements are Ready when the last ReplicaSet got back its last lost replica
+    short = {rs: (len(per_set[rs]), count) for rs, count in moved.items()
+             if len(per_set[rs]) < count}
+    assert not short, f"replacements Ready per ReplicaSet (seen, lost): {short}; {truth[-20:]}"
     pods_ready = max(sorted(per_set[rs])[count - 1] for rs, count in moved.items())
     assert abs(seen["node_back"] - node_back) <= TOLERANCE_S, (seen, node_back)
     assert abs(seen["pods_ready"] - pods_ready) <= TOLERANCE_S, (seen, pods_ready)
