@@ -85,8 +85,7 @@ class RecoveryTime:
             status, text, measured = Status.INCONCLUSIVE, f"no data ({note}; {how})", None
         else:
             measured = self._recovered(ends, values, start)
-            need = math.ceil(self.hold_s / self.step_s - 1e-9)
-            if measured is None and len(values) <= need:
+            if measured is None and len(values) <= self._hold_steps:
                 status, text = Status.INCONCLUSIVE, (
                     f"the observed {end - start:.0f} s cannot show a recovery held "
                     f"{self.hold_s:g} s over rolling {self.rolling_s:g} s windows: observe for "
@@ -109,18 +108,23 @@ class RecoveryTime:
         status, text = partial_data(prom, seen, status, text)
         return make_verdict(self, window, measured, status, text, queries)
 
+    @property
+    def _hold_steps(self) -> int:
+        """How many steps after a good window must also be good for the recovery to hold."""
+        return math.ceil(self.hold_s / self.step_s - 1e-9)
+
     def _gaps_could_hide_recovery(self, values: list[float | None]) -> bool:
         """True if some hold-long stretch has no window that missed the target, only windows
         without data: no data is never a pass, and it is not a failure either."""
         missed = [v is not None and not self.sli.meets(v) for v in values]
-        need = math.ceil(self.hold_s / self.step_s - 1e-9)
+        need = self._hold_steps
         return any(not any(missed[i:i + need + 1]) for i in range(len(values) - need))
 
     def _recovered(self, ends: list[float], values: list[float | None],
                    start: float) -> float | None:
         """Seconds from start to the first rolling window start that stays good for hold_s."""
         good = [v is not None and self.sli.meets(v) for v in values]
-        need = math.ceil(self.hold_s / self.step_s - 1e-9)
+        need = self._hold_steps
         for i in range(len(good) - need):
             if all(good[i:i + need + 1]):
                 return ends[i] - self.rolling_s - start
