@@ -46,6 +46,12 @@ def replica_set(namespace: str, pod: str) -> str:
     return f"{namespace}/{pod.rsplit('-', 1)[0]}"
 
 
+def settled(kube: KubeAdapter, gone: set[str]) -> bool:
+    """Every ReplicaSet pod outside the namespaces being deleted is Ready and staying."""
+    return all(p.ready and not p.terminating for p in kube.list_pods(None)
+               if p.namespace not in gone and p.owner_kind == "ReplicaSet")
+
+
 def first_sample_at(prom: PromClient, selector: str, value: float, start: float,
                     end: float) -> float:
     """Scrape time of the first raw sample equal to `value` in [start, end]."""
@@ -67,6 +73,9 @@ def test_measured_recovery_matches_ground_truth(lab: LabHandle, kube: KubeAdapte
     # (other tests' leftovers), which get no replacement
     gone = {ns for ns in {p.namespace for p in kube.list_pods(None)}
             if kube.namespace_terminating(ns)}
+    # wait out what earlier tests left in flux: a replica still starting on the victim may
+    # simply start there once the node is back, and then no replacement ever comes
+    eventually(lambda: settled(kube, gone), 60, "every ReplicaSet pod Ready, none terminating")
     before = [p for p in kube.list_pods(None) if p.namespace not in gone and not p.terminating]
     # only ReplicaSet pods get replacements (a bare pod or a Job's is just gone)
     moved = Counter(replica_set(p.namespace, p.name) for p in before
