@@ -9,13 +9,17 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def eventually(check: Callable[[], T], timeout_s: float, what: str, interval_s: float = 0.2) -> T:
-    """Poll until `check` returns something truthy; fail the test naming `what` and last value."""
+def eventually(check: Callable[[], T], timeout_s: float, what: str, interval_s: float = 0.2,
+               explain: Callable[[], object] | None = None) -> T:
+    """Poll until `check` returns something truthy; fail the test naming `what` and last value
+    (and what `explain` says of the state then, when the last value alone tells nothing)."""
     deadline = time.monotonic() + timeout_s
     last: T = check()
     while not last:
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last: {last!r}")
+            why = f"; {explain()}" if explain is not None else ""
+            raise AssertionError(
+                f"timed out after {timeout_s}s waiting for {what}; last: {last!r}{why}")
         time.sleep(interval_s)
         last = check()
     return last

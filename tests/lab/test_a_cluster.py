@@ -115,8 +115,9 @@ def test_power_off_is_noticed_by_the_real_node_controller(
     LabControl(lab.status["control_url"]).power_off(victim, mode)
     try:
         eventually(lambda: not _ready(core.read_node(victim)), 20, f"{victim} NotReady")
-        taints = {t.key for t in core.read_node(victim).spec.taints or []}
-        assert "node.kubernetes.io/unreachable" in taints
+        # the node controller taints in a later pass than it flips the condition
+        eventually(lambda: "node.kubernetes.io/unreachable" in {
+            t.key for t in core.read_node(victim).spec.taints or []}, 10, "unreachable taint")
 
         def recovered_elsewhere() -> bool:
             pods = [p for p in core.list_namespaced_pod(namespace).items

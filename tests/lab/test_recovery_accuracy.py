@@ -46,10 +46,12 @@ def replica_set(namespace: str, pod: str) -> str:
     return f"{namespace}/{pod.rsplit('-', 1)[0]}"
 
 
-def settled(kube: KubeAdapter, gone: set[str]) -> bool:
-    """Every ReplicaSet pod outside the namespaces being deleted is Ready and staying."""
-    return all(p.ready and not p.terminating for p in kube.list_pods(None)
-               if p.namespace not in gone and p.owner_kind == "ReplicaSet")
+def unsettled(kube: KubeAdapter, gone: set[str]) -> list[tuple[str, str | None, str, bool, bool]]:
+    """ReplicaSet pods outside the namespaces being deleted that are not Ready or are leaving."""
+    return [(f"{p.namespace}/{p.name}", p.node, p.phase, p.ready, p.terminating)
+            for p in kube.list_pods(None)
+            if p.namespace not in gone and p.owner_kind == "ReplicaSet"
+            and (not p.ready or p.terminating)]
 
 
 def first_sample_at(prom: PromClient, selector: str, value: float, start: float,
@@ -75,7 +77,8 @@ def test_measured_recovery_matches_ground_truth(lab: LabHandle, kube: KubeAdapte
             if kube.namespace_terminating(ns)}
     # wait out what earlier tests left in flux: a replica still starting on the victim may
     # simply start there once the node is back, and then no replacement ever comes
-    eventually(lambda: settled(kube, gone), 60, "every ReplicaSet pod Ready, none terminating")
+    eventually(lambda: not unsettled(kube, gone), 60, "every ReplicaSet pod Ready, none terminating",
+               explain=lambda: f"unsettled: {unsettled(kube, gone)}")
     before = [p for p in kube.list_pods(None) if p.namespace not in gone and not p.terminating]
     # only ReplicaSet pods get replacements (a bare pod or a Job's is just gone)
     moved = Counter(replica_set(p.namespace, p.name) for p in before
