@@ -77,7 +77,7 @@ def test_measured_recovery_matches_ground_truth(lab: LabHandle, kube: KubeAdapte
             if kube.namespace_terminating(ns)}
     # wait out what earlier tests left in flux: a replica still starting on the victim may
     # simply start there once the node is back, and then no replacement ever comes
-    eventually(lambda: not unsettled(kube, gone), 60, "every ReplicaSet pod Ready, none terminating",
+    eventually(lambda: not unsettled(kube, gone), 60, "every ReplicaSet pod Ready and staying",
                explain=lambda: f"unsettled: {unsettled(kube, gone)}")
     before = [p for p in kube.list_pods(None) if p.namespace not in gone and not p.terminating]
     # only ReplicaSet pods get replacements (a bare pod or a Job's is just gone)
