@@ -61,12 +61,10 @@ class Expectations:
     def spot_nodes(self, count: int, app: Any = None) -> NodeSelector:
         """`count` Ready Spot/preemptible nodes spread over zones (inside the blast radius),
         those running most of `app`'s pods first."""
-        from collections import Counter
+        from gameday.node_loss import pods_per_node, spread_spot_nodes
 
-        from gameday.node_loss import spread_spot_nodes
-
-        pods = Counter(p.node for p in self.kube.list_pods(app.namespace, app.selector)
-                       if p.node and not p.terminating) if app is not None else None
+        pods = (pods_per_node(self.kube.list_pods(app.namespace, app.selector))
+                if app is not None else None)
         return spread_spot_nodes(self.kube.list_nodes(), count, pods)
 
     def expect_nodes_replaced(self, timeout_s: float) -> dict[str, float]:

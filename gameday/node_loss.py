@@ -12,7 +12,8 @@ was recreated, which is what a Spot preemption does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +22,18 @@ from gameday.faults.selection import PREEMPTIBLE_LABEL, SPOT_LABEL, NodeSelector
 
 if TYPE_CHECKING:
     from gameday.adapters.compute import ComputeAdapter
-    from gameday.adapters.kube import NodeInfo
+    from gameday.adapters.kube import NodeInfo, PodInfo
 
 
 def is_spot(node: NodeInfo) -> bool:
     return "true" in (node.labels.get(SPOT_LABEL), node.labels.get(PREEMPTIBLE_LABEL))
+
+
+def pods_per_node(pods: Iterable[PodInfo]) -> Counter[str]:
+    """How many of the pods each node really runs: not those leaving, nor finished ones (a
+    graceful node shutdown leaves its pods behind as Failed on the recreated node, which then
+    runs nothing)."""
+    return Counter(p.node for p in pods if p.node and not p.terminating and not p.finished)
 
 
 def spread_spot_nodes(nodes: Sequence[NodeInfo], count: int,

@@ -59,6 +59,12 @@ class PodInfo:
     terminating: bool
     labels: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def finished(self) -> bool:
+        """Succeeded or Failed: the pod holds no replica any more, yet it stays listed (a pod a
+        GKE graceful node shutdown ended stays behind as Failed until pod GC removes it)."""
+        return self.phase in ("Succeeded", "Failed")
+
 
 @dataclass(frozen=True)
 class DeploymentStatus:

@@ -27,7 +27,7 @@ def evictable(pod: PodInfo) -> bool:
     """What drain moves: not DaemonSet pods (they would come back), not mirror pods, not
     pods already finished or terminating."""
     return (pod.owner_kind != "DaemonSet" and not pod.mirror and not pod.terminating
-            and pod.phase not in ("Succeeded", "Failed"))
+            and not pod.finished)
 
 
 def cordon_all(kube: KubeAdapter, nodes: list[str]) -> None:
@@ -128,7 +128,7 @@ class NodeDrain(Fault):
         return [f"{p.namespace}/{p.name}" for n in nodes
                 for p in self.target.kube.list_pods(None, node=n)
                 if p.owner_kind != "DaemonSet" and not p.mirror
-                and p.phase not in ("Succeeded", "Failed")]
+                and not p.finished]
 
     def _drained(self, nodes: list[str]) -> bool | None:
         return True if not self._left(nodes) else None

@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client
 
 from gameday.adapters.compute import ComputeAdapter
-from gameday.adapters.kube import KubeAdapter
+from gameday.adapters.kube import KubeAdapter, PodInfo
 from gameday.adapters.prometheus import PromClient
 from gameday.faults.base import Target
 from gameday.faults.ledger import Ledger
@@ -46,12 +46,17 @@ def replica_set(namespace: str, pod: str) -> str:
     return f"{namespace}/{pod.rsplit('-', 1)[0]}"
 
 
+def live(pod: PodInfo, gone: set[str]) -> bool:
+    """A pod that counts: not finished (a pod a graceful node shutdown ended stays behind as
+    Failed, already replaced), not leaving, not in a namespace being deleted."""
+    return not pod.finished and not pod.terminating and pod.namespace not in gone
+
+
 def unsettled(kube: KubeAdapter, gone: set[str]) -> list[tuple[str, str | None, str, bool, bool]]:
-    """ReplicaSet pods outside the namespaces being deleted that are not Ready or are leaving."""
+    """Live ReplicaSet pods that are not Ready yet."""
     return [(f"{p.namespace}/{p.name}", p.node, p.phase, p.ready, p.terminating)
             for p in kube.list_pods(None)
-            if p.namespace not in gone and p.owner_kind == "ReplicaSet"
-            and (not p.ready or p.terminating)]
+            if live(p, gone) and p.owner_kind == "ReplicaSet" and not p.ready]
 
 
 def first_sample_at(prom: PromClient, selector: str, value: float, start: float,
@@ -77,9 +82,9 @@ def test_measured_recovery_matches_ground_truth(lab: LabHandle, kube: KubeAdapte
             if kube.namespace_terminating(ns)}
     # wait out what earlier tests left in flux: a replica still starting on the victim may
     # simply start there once the node is back, and then no replacement ever comes
-    eventually(lambda: not unsettled(kube, gone), 60, "every ReplicaSet pod Ready and staying",
+    eventually(lambda: not unsettled(kube, gone), 60, "every live ReplicaSet pod Ready",
                explain=lambda: f"unsettled: {unsettled(kube, gone)}")
-    before = [p for p in kube.list_pods(None) if p.namespace not in gone and not p.terminating]
+    before = [p for p in kube.list_pods(None) if live(p, gone)]
     # only ReplicaSet pods get replacements (a bare pod or a Job's is just gone)
     moved = Counter(replica_set(p.namespace, p.name) for p in before
                     if p.node == victim and p.owner_kind == "ReplicaSet")

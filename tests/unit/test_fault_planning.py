@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from gameday.adapters.compute import InstanceRef, parse_provider_id
-from gameday.adapters.kube import NodeInfo
+from gameday.adapters.kube import NodeInfo, PodInfo
 from gameday.errors import UsageError
 from gameday.faults.healthcheck_lag import backend_config_name
 from gameday.faults.pod_kill import how_many
 from gameday.faults.selection import NodeSelector, known_zones
-from gameday.node_loss import spread_spot_nodes
+from gameday.node_loss import pods_per_node, spread_spot_nodes
 
 
 def test_provider_id_is_parsed_exactly() -> None:
@@ -83,3 +83,16 @@ def test_spot_nodes_spread_over_zones_those_with_the_app_first() -> None:
     assert spread_spot_nodes(nodes, 3, busy).names == ("s-b2", "s-c2", "s-b1")
     with pytest.raises(UsageError, match="only 4 Ready Spot"):
         spread_spot_nodes(nodes, 5, busy)
+
+
+def pod(name: str, node: str | None, phase: str = "Running", terminating: bool = False) -> PodInfo:
+    return PodInfo(name=name, namespace="app", uid=name, node=node, ip=None, phase=phase,
+                   ready=phase == "Running", owner_kind="ReplicaSet", mirror=False,
+                   terminating=terminating)
+
+
+def test_pods_per_node_counts_only_pods_still_running_there() -> None:
+    pods = [pod("a", "s-b1"), pod("b", "s-b1"), pod("c", "s-c1"),
+            pod("shut-down", "s-c2", phase="Failed"), pod("done", "s-c2", phase="Succeeded"),
+            pod("leaving", "s-c2", terminating=True), pod("pending", None, phase="Pending")]
+    assert pods_per_node(pods) == {"s-b1": 2, "s-c1": 1}
