@@ -34,10 +34,25 @@ def zones_by_node(core: client.CoreV1Api) -> dict[str, str]:
             for n in core.list_node().items}
 
 
+def demo_endpoints(lab: LabHandle) -> list[dict]:
+    """The LB's NEG endpoints of the demo app, with their health-check state."""
+    with urllib.request.urlopen(lab.status["ingress_admin_url"] + "/debug/backends",
+                                timeout=5) as resp:
+        services = json.loads(resp.read())["backend_services"]
+    return next((s.get("endpoints", []) for name, s in services.items()
+                 if name.startswith(f"{NS}/{APP}:")), [])
+
+
 def test_ingress_spreads_traffic_over_every_zone(lab: LabHandle,
                                                  core: client.CoreV1Api) -> None:
     zones = zones_by_node(core)
-    seen = Counter(zones[get(lab.status["ingress_url"] + "/")[1]["node"]] for _ in range(60))
+    # an earlier test's powered-off node takes its replica away for a while
+    eventually(lambda: (lambda eps: len(eps) == 6 and all(e["state"] == "HEALTHY" for e in eps))(
+        demo_endpoints(lab)), 60, "6 healthy demo backends",
+        explain=lambda: demo_endpoints(lab))
+    answers = [get(lab.status["ingress_url"] + "/") for _ in range(60)]
+    assert all(code == 200 for code, _ in answers), Counter(code for code, _ in answers)
+    seen = Counter(zones[body["node"]] for _, body in answers)
     assert set(seen) == set(zones.values()), seen
     assert min(seen.values()) >= 10, seen  # round robin over 6 backends, 2 per zone
 
