@@ -24,6 +24,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from gameday.adapters.kube_types import (
     ClusterEvent,
     DeploymentStatus,
+    LeaseInfo,
     NodeInfo,
     PodInfo,
     Taint,
@@ -199,6 +200,47 @@ class KubeAdapter:
     def delete_node(self, name: str) -> bool:
         try:
             self._call("DELETE", f"/api/v1/nodes/{quote(name)}")
+        except KubeNotFound:
+            return False
+        return True
+
+    # -- leases (the cluster lock) -----------------------------------------------------------
+
+    def _lease_path(self, namespace: str, name: str = "") -> str:
+        base = f"/apis/coordination.k8s.io/v1/namespaces/{quote(namespace)}/leases"
+        return f"{base}/{quote(name)}" if name else base
+
+    def get_lease(self, namespace: str, name: str) -> LeaseInfo | None:
+        try:
+            doc = self._call("GET", self._lease_path(namespace, name))
+        except KubeNotFound:
+            return None
+        meta = doc["metadata"]
+        return LeaseInfo(meta["name"], (doc.get("spec") or {}).get("holderIdentity") or "",
+                         meta.get("annotations") or {}, meta["resourceVersion"])
+
+    def create_lease(self, namespace: str, name: str, holder: str,
+                     annotations: Mapping[str, str], acquired: str) -> bool:
+        """Create the Lease held by `holder`; False if it exists already (409: someone holds
+        it), KubeNotFound if the namespace does not exist."""
+        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": name, "namespace": namespace,
+                             "labels": {"app.kubernetes.io/name": "gameday"},
+                             "annotations": dict(annotations)},
+                "spec": {"holderIdentity": holder, "acquireTime": acquired}}
+        try:
+            self._call("POST", self._lease_path(namespace), body=body)
+        except KubeApiError as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    def delete_lease(self, namespace: str, name: str, resource_version: str) -> bool:
+        """Delete only the version read (a Lease taken over meanwhile stays); False if gone."""
+        body = {"preconditions": {"resourceVersion": resource_version}}
+        try:
+            self._call("DELETE", self._lease_path(namespace, name), body=body)
         except KubeNotFound:
             return False
         return True

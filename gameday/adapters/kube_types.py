@@ -67,6 +67,16 @@ class PodInfo:
 
 
 @dataclass(frozen=True)
+class LeaseInfo:
+    """A coordination.k8s.io Lease: who holds it, and the version to delete it safely."""
+
+    name: str
+    holder: str
+    annotations: Mapping[str, str]
+    resource_version: str
+
+
+@dataclass(frozen=True)
 class DeploymentStatus:
     name: str
     desired: int

@@ -6,11 +6,12 @@ Every fault follows the same order so the guarantees hold for all of them:
 2. Safety (context allowlist, then the fault's blast-radius check) runs on the plan, so a
    refusal happens before any write. A dry run records a refusal in the result instead of
    raising, so a user can preview a fault against any cluster.
-3. The undo data goes to the ledger (fsync'd) before the first cluster write.
+3. The run takes the cluster lock (faults/lock.py: no other game day may inject meanwhile),
+   then the undo data goes to the ledger (fsync'd) before the first fault write.
 4. `inject()` writes. If injecting fails half-way, it reverts what it did before re-raising.
 5. `revert()` replays the undo data; idempotent, and a no-op when nothing was injected. The
    undo routine is a classmethod of plain data, so `recover` can run it after a crash without
-   the fault object.
+   the fault object. When the run's ledger has nothing outstanding, the lock is released.
 
 `with fault:` injects on entry and reverts on every exit path (pass, assertion, exception).
 """
@@ -31,6 +32,7 @@ from gameday.lab.profiles import Profile, get_profile
 if TYPE_CHECKING:  # google.cloud is heavy and only GCE-mode faults need it
     from gameday.adapters.compute import ComputeAdapter
     from gameday.adapters.kube import KubeAdapter
+    from gameday.faults.lock import Lock
 
 EvidenceSink = Callable[[str, str, Mapping[str, Any]], None]
 
@@ -50,6 +52,18 @@ class Target:
     dry_run: bool = False
     evidence: EvidenceSink = no_evidence
     profile: Profile = field(default_factory=lambda: get_profile("gke"))
+    lock: Lock | None = None  # default: the cluster Lease, held for this ledger's run
+
+    def __post_init__(self) -> None:
+        if self.lock is None:
+            from gameday.faults.lock import ClusterLock
+
+            self.lock = ClusterLock(self.kube, self.ledger)
+
+    def release_lock_if_idle(self) -> bool:
+        """Give the cluster lock back once nothing of this run is left to revert."""
+        assert self.lock is not None
+        return not self.ledger.read().outstanding and self.lock.release()
 
 
 @dataclass(frozen=True)
@@ -137,7 +151,15 @@ class Fault(ABC):
         if self.target.dry_run:
             self.result = FaultResult(plan, dry_run=True, refused=refused)
             return self.result
-        self._record_id = self.target.ledger.open(self.kind, plan.context, plan.undo)
+        assert self.target.lock is not None
+        if self.target.lock.acquire():
+            self.emit("locked", "took the cluster lock: no other game day injects until this "
+                      "run has reverted everything")
+        try:
+            self._record_id = self.target.ledger.open(self.kind, plan.context, plan.undo)
+        except BaseException:
+            self.target.release_lock_if_idle()
+            raise
         self.result = FaultResult(plan, dry_run=False, injected_at=time.time())
         try:
             self._apply(plan, self.result)
@@ -155,6 +177,9 @@ class Fault(ABC):
         self.target.ledger.mark_reverted(self._record_id)
         self._record_id = None
         self.emit("reverted", "; ".join(done) or "nothing to undo", actions=done)
+        if self.target.release_lock_if_idle():
+            self.emit("unlocked", "released the cluster lock: every fault of this run is "
+                      "reverted")
         return done
 
     def __enter__(self) -> FaultResult:

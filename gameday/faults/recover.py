@@ -3,7 +3,8 @@
 Each record names its fault kind; the kind's `undo` classmethod puts the cluster back from the
 record's data alone, idempotently, so running recover twice (or after a partial revert) is safe.
 A record for another kube context is refused (SafetyError) rather than applied to the wrong
-cluster; a torn last line (a crash mid-write) is reported and skipped.
+cluster; a torn last line (a crash mid-write) is reported and skipped. Once nothing of the
+ledger is outstanding, the cluster lock the killed run held is released.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from gameday.errors import FaultError, SafetyError, UsageError
 from gameday.faults.base import Fault
 from gameday.faults.healthcheck_lag import HealthcheckLag
 from gameday.faults.ledger import Ledger
+from gameday.faults.lock import LOCK_NAME, LOCK_NAMESPACE, ClusterLock
 from gameday.faults.node_drain import NodeDrain
 from gameday.faults.node_preemption import NodePreemption
 from gameday.faults.pod_kill import PodKill
@@ -61,6 +63,9 @@ def recover(ledger_path: Path, kube: KubeAdapter, compute: ComputeAdapter | None
         lines += [f"{record.id}: {line}" for line in done]
     if not state.outstanding:
         lines.append("nothing outstanding: every recorded fault was reverted")
+    if not failures and ClusterLock(kube, ledger).release():
+        lines.append(f"released the cluster lock (Lease {LOCK_NAMESPACE}/{LOCK_NAME}) this "
+                     "run held")
     if failures:
         raise FaultError("recover could not revert: " + "; ".join(failures)
                          + ". Fix the cause and run recover again (reverted records are "

@@ -125,7 +125,7 @@ def _start(state: LabState, bins: binaries.Binaries, quiet: bool, timeout_s: flo
         _wait_nodes_ready(state, keys, step, timeout_s)
     state.timings["nodes_ready_s"] = round(time.monotonic() - t0, 2)
     with Step("starting the ingress load balancer", quiet=quiet):
-        apply(state.kubeconfig, manifest("backendconfig-crd.yaml"))
+        apply(state.kubeconfig, manifest("harness.yaml") + manifest("backendconfig-crd.yaml"))
         lb = spawn("ingress", [
             sys.executable, "-m", "gameday.lab.ingress", "--kubeconfig", str(state.kubeconfig),
             "--context", state.context, "--listen", f"127.0.0.1:{state.ports['ingress']}",

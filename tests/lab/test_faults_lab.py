@@ -23,6 +23,7 @@ from gameday.errors import FaultError, UsageError
 from gameday.faults.base import Target
 from gameday.faults.healthcheck_lag import HealthcheckLag
 from gameday.faults.ledger import Ledger
+from gameday.faults.lock import LOCK_NAME, LOCK_NAMESPACE
 from gameday.faults.node_drain import NodeDrain
 from gameday.faults.node_preemption import NodePreemption
 from gameday.faults.pod_kill import PodKill
@@ -238,8 +239,11 @@ def test_recover_after_sigkill_reverts_outstanding_records(lab: LabHandle, kube:
     assert all(n.unschedulable for n in kube.list_nodes() if n.zone == zone)
     with open(ledger, "ab") as fh:
         fh.write(b'{"event":"reverted","id":"zone_ou')  # and a torn last line for good measure
+    assert kube.get_lease(LOCK_NAMESPACE, LOCK_NAME) is not None  # the killed run's lock
     lines = recover(ledger, kube, None)
     assert any("torn line" in line for line in lines)
+    assert any("released the cluster lock" in line for line in lines), lines
+    assert kube.get_lease(LOCK_NAMESPACE, LOCK_NAME) is None
     assert all(not n.unschedulable and OUTAGE_TAINT not in n.taints for n in kube.list_nodes())
     assert recover(ledger, kube, None)[-1].startswith("nothing outstanding")
 

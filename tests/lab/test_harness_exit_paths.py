@@ -23,6 +23,7 @@ import pytest
 from gameday.adapters.compute import REPAIR, ComputeAdapter, parse_provider_id
 from gameday.adapters.kube import KubeAdapter
 from gameday.faults.ledger import LEDGER_NAME, Ledger
+from gameday.faults.lock import LOCK_NAME, LOCK_NAMESPACE
 from tests.conftest import ROOT, LabHandle
 from tests.helpers import eventually
 
@@ -61,6 +62,13 @@ def cluster_problems(kube: KubeAdapter, compute: ComputeAdapter) -> list[str]:
     return problems + ([] if len(nodes) == 6 else [f"{len(nodes)} nodes, expected 6"])
 
 
+def leftovers(kube: KubeAdapter, compute: ComputeAdapter) -> list[str]:
+    """The fault's traces plus a cluster lock still held: a clean exit releases it too."""
+    lock = kube.get_lease(LOCK_NAMESPACE, LOCK_NAME)
+    held = [f"the cluster lock is still held by {lock.holder}"] if lock is not None else []
+    return cluster_problems(kube, compute) + held
+
+
 def start(lab: LabHandle, tmp_path: Path, exit_how: str, zone: str) -> subprocess.Popen[str]:
     (tmp_path / "test_outage_exit.py").write_text(SCENARIO)
     cmd = [sys.executable, "-m", "pytest", "-p", "no:locust", "-p", "no:cacheprovider", "-q",
@@ -96,9 +104,9 @@ def outage_in_place(kube: KubeAdapter, compute: ComputeAdapter) -> list[str]:
 
 @pytest.fixture
 def outage_zone(lab: LabHandle, kube: KubeAdapter, compute: ComputeAdapter) -> Iterator[str]:
-    eventually(lambda: not cluster_problems(kube, compute), 60, "a clean cluster before")
+    eventually(lambda: not leftovers(kube, compute), 60, "a clean cluster before")
     yield lab.state.config.zone_names[1]
-    eventually(lambda: not cluster_problems(kube, compute), 60, "a clean cluster after")
+    eventually(lambda: not leftovers(kube, compute), 60, "a clean cluster after")
 
 
 @pytest.mark.parametrize("exit_how,code", [("pass", 0), ("assertion", 1), ("exception", 1)])
@@ -111,7 +119,7 @@ def test_revert_on_test_outcome(lab: LabHandle, kube: KubeAdapter, compute: Comp
         assert "on purpose" in out
     state = Ledger(ledger_of(tmp_path)).read()
     assert len(state.records) == 1 and state.outstanding == ()
-    eventually(lambda: cluster_problems(kube, compute) == [], 60, "clean cluster", 0.5)
+    eventually(lambda: leftovers(kube, compute) == [], 60, "clean cluster", 0.5)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -125,7 +133,7 @@ def test_revert_on_signal_while_fault_held(lab: LabHandle, kube: KubeAdapter,
     out, _ = proc.communicate(timeout=90)
     assert proc.returncode != 0, out[-3000:]
     assert Ledger(ledger).read().outstanding == (), out[-3000:]
-    eventually(lambda: cluster_problems(kube, compute) == [], 60, "clean cluster", 0.5)
+    eventually(lambda: leftovers(kube, compute) == [], 60, "clean cluster", 0.5)
 
 
 def test_sigkill_then_recover_command(lab: LabHandle, kube: KubeAdapter,
@@ -145,5 +153,6 @@ def test_sigkill_then_recover_command(lab: LabHandle, kube: KubeAdapter,
                              capture_output=True, text=True, timeout=120)
     assert recover.returncode == 0, recover.stdout + recover.stderr
     assert "started gce://" in recover.stdout and "REPAIR" in recover.stdout
+    assert "released the cluster lock" in recover.stdout
     assert Ledger(ledger).read().outstanding == ()
-    eventually(lambda: cluster_problems(kube, compute) == [], 60, "clean cluster", 0.5)
+    eventually(lambda: leftovers(kube, compute) == [], 60, "clean cluster", 0.5)

@@ -25,6 +25,7 @@ from gameday.adapters.kube import KubeAdapter, KubeApiError, NodeInfo
 from gameday.faults.base import Target
 from gameday.faults.healthcheck_lag import HealthcheckLag
 from gameday.faults.ledger import Ledger
+from gameday.faults.lock import LOCK_NAME, LOCK_NAMESPACE
 from gameday.faults.node_drain import NodeDrain
 from gameday.faults.pod_kill import PodKill
 from gameday.faults.safety import BlastRadius, Safety
@@ -108,11 +109,11 @@ def harness_api(rbac_applied: list[dict], harness_kubeconfig: Path) -> client.Ap
 
 
 def allowed(harness_api: client.ApiClient, verb: str, resource: str, group: str = "",
-            namespace: str | None = None, subresource: str = "") -> bool:
+            namespace: str | None = None, subresource: str = "", name: str = "") -> bool:
     """The apiserver's own answer to `kubectl auth can-i` for the harness identity."""
     review = {"spec": {"resourceAttributes": {
         "verb": verb, "group": group, "resource": resource, "subresource": subresource,
-        "namespace": namespace or ""}}}
+        "namespace": namespace or "", "name": name}}}
     answer = client.AuthorizationV1Api(harness_api).create_self_subject_access_review(
         review, _request_timeout=10)
     return bool(answer.status.allowed)
@@ -221,6 +222,21 @@ def test_every_rule_of_the_file_is_granted_where_it_should_be(
                         checked.add((verb, group, full))
     assert {("delete", "", "nodes"), ("create", "", "pods/eviction"),
             ("patch", "cloud.google.com", "backendconfigs")} <= checked
+
+
+def test_the_lock_role_reaches_only_the_lock(harness_api: client.ApiClient,
+                                             rbac_applied: list[dict]) -> None:
+    """Leases: create in the harness's namespace, get/delete of the lock alone; nothing in
+    the namespaces where controllers and kubelets keep theirs."""
+    def lease(verb: str, namespace: str, name: str = "") -> bool:
+        return allowed(harness_api, verb, "leases", "coordination.k8s.io", namespace, name=name)
+
+    eventually(lambda: lease("create", LOCK_NAMESPACE), 10, "the lock role to take effect")
+    assert lease("get", LOCK_NAMESPACE, LOCK_NAME) and lease("delete", LOCK_NAMESPACE, LOCK_NAME)
+    assert not lease("delete", LOCK_NAMESPACE, "someone-elses-lease")
+    assert not lease("update", LOCK_NAMESPACE, LOCK_NAME)
+    for namespace in ("kube-system", "kube-node-lease"):
+        assert not any(lease(verb, namespace) for verb in ("create", "update", "delete"))
 
 
 @pytest.mark.parametrize(("verb", "group", "resource"), [

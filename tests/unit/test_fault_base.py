@@ -44,11 +44,39 @@ class ToyCordon(Fault):
         return [f"restored {undo['node']}"]
 
 
-def make(tmp_path: Path, context: str = "gameday-lab", dry_run: bool = False) -> Target:
-    kube = SimpleNamespace(context=context, cluster={"n1": "ok"})
+class RecordingLock:
+    """The cluster lock's stand-in: whether this run holds it, and how many ledger records
+    existed at each step (the lock must be taken before the first record)."""
+
+    def __init__(self, ledger: Ledger, held_elsewhere: bool = False) -> None:
+        self.ledger = ledger
+        self.held_elsewhere = held_elsewhere
+        self.held = False
+        self.log: list[tuple[str, int]] = []
+
+    def acquire(self) -> bool:
+        if self.held_elsewhere:
+            raise SafetyError("another game day holds context 'gameday-lab'")
+        self.log.append(("acquire", len(self.ledger.read().records)))
+        taken, self.held = not self.held, True
+        return taken
+
+    def release(self) -> bool:
+        if not self.held:
+            return False
+        self.held = False
+        self.log.append(("release", len(self.ledger.read().outstanding)))
+        return True
+
+
+def make(tmp_path: Path, context: str = "gameday-lab", dry_run: bool = False,
+         held_elsewhere: bool = False) -> Target:
+    kube = SimpleNamespace(context=context, cluster={"n1": "ok", "n2": "ok"})
     events: list[tuple[str, str]] = []
-    target = Target(kube=kube, safety=Safety(), ledger=Ledger(tmp_path / "l.jsonl"),  # type: ignore[arg-type]
-                    dry_run=dry_run, evidence=lambda k, m, d: events.append((k, m)))
+    ledger = Ledger(tmp_path / "l.jsonl")
+    target = Target(kube=kube, safety=Safety(), ledger=ledger,  # type: ignore[arg-type]
+                    dry_run=dry_run, evidence=lambda k, m, d: events.append((k, m)),
+                    lock=RecordingLock(ledger, held_elsewhere))
     target.events = events  # type: ignore[attr-defined]
     return target
 
@@ -59,7 +87,28 @@ def test_with_block_reverts_on_pass(tmp_path: Path) -> None:
         assert target.kube.cluster["n1"] == "cordoned"
     assert target.kube.cluster["n1"] == "ok"
     assert target.ledger.read().outstanding == ()
-    assert [k for k, _ in target.events] == ["toy.plan", "toy.reverted"]
+    assert [k for k, _ in target.events] == ["toy.plan", "toy.locked", "toy.reverted",
+                                             "toy.unlocked"]
+
+
+def test_lock_is_taken_before_the_record_and_released_after_the_last_revert(
+        tmp_path: Path) -> None:
+    target = make(tmp_path)
+    with ToyCordon(target, "n1"), ToyCordon(target, "n2"):  # nested faults of one run
+        assert target.lock.held  # type: ignore[union-attr]
+    # taken once with no record yet; re-entered by the inner fault (one record then);
+    # released once, when nothing was outstanding
+    assert target.lock.log == [("acquire", 0), ("acquire", 1), ("release", 0)]  # type: ignore[union-attr]
+    kinds = [k for k, _ in target.events]
+    assert kinds.count("toy.locked") == 1 and kinds[-1] == "toy.unlocked"
+
+
+def test_lock_held_by_another_game_day_refuses_before_any_write(tmp_path: Path) -> None:
+    target = make(tmp_path, held_elsewhere=True)
+    with pytest.raises(SafetyError, match="another game day"):
+        ToyCordon(target, "n1").inject()
+    assert target.kube.cluster["n1"] == "ok"
+    assert not target.ledger.path.exists()
 
 
 @pytest.mark.parametrize("error", [AssertionError("slo failed"), KeyError("bug")])
@@ -96,6 +145,7 @@ def test_disallowed_context_refused_before_any_write(tmp_path: Path) -> None:
         ToyCordon(target, "n1").inject()
     assert target.kube.cluster["n1"] == "ok"
     assert not target.ledger.path.exists()
+    assert target.lock.log == []  # type: ignore[union-attr]
 
 
 def test_dry_run_writes_nothing_and_reports_a_refusal(tmp_path: Path) -> None:
@@ -105,5 +155,6 @@ def test_dry_run_writes_nothing_and_reports_a_refusal(tmp_path: Path) -> None:
         assert result.dry_run and "--allow-context" in (result.refused or "")
     assert target.kube.cluster["n1"] == "ok"
     assert not target.ledger.path.exists()
+    assert target.lock.log == []  # type: ignore[union-attr]
     [plan] = [message for kind, message in target.events if kind == "toy.plan"]  # type: ignore[attr-defined]
     assert "PATCH node/n1" in plan and "REFUSED" in plan and "--allow-context" in plan
