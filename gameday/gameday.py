@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from gameday.adapters.prometheus import PromClient
     from gameday.cluster_events import EventRecorder
     from gameday.faults.base import Fault, FaultResult, Target
+    from gameday.faults.lock import Lock
     from gameday.lab.profiles import Profile
     from gameday.load.runner import LoadRun
     from gameday.run import RunContext
@@ -66,6 +67,7 @@ class GameDay(Verdicts, Expectations):
         self._phase_starts: dict[str, float] = {}
         self._load: LoadRun | None = None
         self._events: EventRecorder | bool | None = None  # False: no cluster to read
+        self._lock: Lock | None = None  # held from the first fault to the end of the test
 
     # -- target ------------------------------------------------------------------------------
     @property
@@ -273,17 +275,33 @@ class GameDay(Verdicts, Expectations):
             try:
                 result = fault.inject()
                 self.evidence.figures[f"{fault.kind}.injected_at"] = time.time()
+                self._hold_lock(fault)
                 yield result
             finally:
                 fault.revert()
                 self._faults.remove(fault)
                 self.evidence.figures[f"{fault.kind}.reverted_at"] = time.time()
 
+    def _hold_lock(self, fault: Fault) -> None:
+        """Keep the cluster lock the first fault took until the test ends: the recovery after
+        the revert is part of the game day, and another one's fault would spoil it."""
+        if self._lock is None and not self.dry_run:
+            self._lock = fault.target.lock
+            assert self._lock is not None
+            self._lock.acquire()
+
     # -- end of test -----------------------------------------------------------------------------
     def close(self, outcome: Mapping[str, Any]) -> None:
-        """Revert what the test left injected, then write the evidence for the reports."""
-        for fault in list(reversed(self._faults)):
-            fault.revert()
+        """Revert what the test left injected, give the cluster lock back, then write the
+        evidence for the reports."""
+        try:
+            for fault in list(reversed(self._faults)):
+                fault.revert()
+        finally:
+            if self._lock is not None and self._lock.release():
+                self.evidence.event("gameday.unlocked", "released the cluster lock: the game "
+                                    "day is over", source="gameday")
+            self._lock = None
         if self._events:
             self._events.stop()
         self.evidence.outcome = dict(outcome)

@@ -164,13 +164,19 @@ class RunContext:
         return zones
 
     def close(self) -> list[str]:
-        """Session end: revert anything still outstanding, stop a lab we started."""
+        """Session end: revert anything still outstanding, release the cluster lock, stop a
+        lab we started."""
         messages: list[str] = []
         if "ledger" in self.__dict__ and self.ledger.path.exists():
             from gameday.faults.recover import recover
 
             if self.ledger.read().outstanding:
-                messages += recover(self.ledger.path, self.kube, self.compute)
+                messages += recover(self.ledger.path, self.kube, self.compute)  # + the lock
+            else:  # every fault reverted: no hold of this run may outlive it
+                from gameday.faults.lock import ClusterLock
+
+                if ClusterLock(self.kube, self.ledger).release(every_hold=True):
+                    messages.append("released the cluster lock this run still held")
         if self._started_lab is not None:
             if self.settings.keep_lab:
                 messages.append(f"the lab this run started keeps running in "

@@ -6,12 +6,12 @@ Every fault follows the same order so the guarantees hold for all of them:
 2. Safety (context allowlist, then the fault's blast-radius check) runs on the plan, so a
    refusal happens before any write. A dry run records a refusal in the result instead of
    raising, so a user can preview a fault against any cluster.
-3. The run takes the cluster lock (faults/lock.py: no other game day may inject meanwhile),
-   then the undo data goes to the ledger (fsync'd) before the first fault write.
+3. The fault takes a hold on the cluster lock (faults/lock.py: no other game day may inject
+   meanwhile), then the undo data goes to the ledger (fsync'd) before the first fault write.
 4. `inject()` writes. If injecting fails half-way, it reverts what it did before re-raising.
 5. `revert()` replays the undo data; idempotent, and a no-op when nothing was injected. The
    undo routine is a classmethod of plain data, so `recover` can run it after a crash without
-   the fault object. When the run's ledger has nothing outstanding, the lock is released.
+   the fault object. A successful revert gives the fault's hold on the lock back.
 
 `with fault:` injects on entry and reverts on every exit path (pass, assertion, exception).
 """
@@ -52,18 +52,13 @@ class Target:
     dry_run: bool = False
     evidence: EvidenceSink = no_evidence
     profile: Profile = field(default_factory=lambda: get_profile("gke"))
-    lock: Lock | None = None  # default: the cluster Lease, held for this ledger's run
+    lock: Lock | None = None  # None: the cluster Lease of this ledger's run (set on init)
 
     def __post_init__(self) -> None:
         if self.lock is None:
             from gameday.faults.lock import ClusterLock
 
             self.lock = ClusterLock(self.kube, self.ledger)
-
-    def release_lock_if_idle(self) -> bool:
-        """Give the cluster lock back once nothing of this run is left to revert."""
-        assert self.lock is not None
-        return not self.ledger.read().outstanding and self.lock.release()
 
 
 @dataclass(frozen=True)
@@ -129,6 +124,10 @@ class Fault(ABC):
     def emit(self, kind: str, message: str, **data: Any) -> None:
         self.target.evidence(f"{self.kind}.{kind}", message, {"at": time.time(), **data})
 
+    def _lock(self) -> Lock:
+        assert self.target.lock is not None, "Target.__post_init__ sets the lock"
+        return self.target.lock
+
     def plan(self) -> FaultPlan:
         if self._plan is None:
             self._plan = self._make_plan()
@@ -151,14 +150,13 @@ class Fault(ABC):
         if self.target.dry_run:
             self.result = FaultResult(plan, dry_run=True, refused=refused)
             return self.result
-        assert self.target.lock is not None
-        if self.target.lock.acquire():
-            self.emit("locked", "took the cluster lock: no other game day injects until this "
-                      "run has reverted everything")
+        if self._lock().acquire():
+            self.emit("locked", "took the cluster lock: no other game day injects into "
+                      f"{plan.context} until this one is over")
         try:
             self._record_id = self.target.ledger.open(self.kind, plan.context, plan.undo)
         except BaseException:
-            self.target.release_lock_if_idle()
+            self._lock().release()
             raise
         self.result = FaultResult(plan, dry_run=False, injected_at=time.time())
         try:
@@ -177,9 +175,8 @@ class Fault(ABC):
         self.target.ledger.mark_reverted(self._record_id)
         self._record_id = None
         self.emit("reverted", "; ".join(done) or "nothing to undo", actions=done)
-        if self.target.release_lock_if_idle():
-            self.emit("unlocked", "released the cluster lock: every fault of this run is "
-                      "reverted")
+        if self._lock().release():  # a revert that raised keeps its hold
+            self.emit("unlocked", "released the cluster lock")
         return done
 
     def __enter__(self) -> FaultResult:

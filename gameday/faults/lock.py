@@ -4,8 +4,12 @@ Why: a fault records the cluster's current state as what to restore (a MIG's fai
 BackendConfig's health check, a node's cordon). A second game day injecting while the first
 one's fault is in place records the *injected* state as the old one, and its revert puts the
 fault back for good (seen in the lab: two zone outages at once left the MIG policy at
-DO_NOTHING). So a run takes a Lease (`gameday/gameday-lock`) before its first fault write and
-gives it back when its ledger has nothing outstanding.
+DO_NOTHING). So a run takes a Lease (`gameday/gameday-lock`) before its first fault write.
+
+Holds are counted in the process, per holder: every injected fault holds the lock until its
+revert, and a game day (gameday.py) adds a hold of its own from its first fault to the end of
+the test, so another game day cannot inject while this one still measures the recovery. The
+Lease is deleted when the last hold is given back, or by `recover` once the ledger is clean.
 
 Why no expiry: a run killed mid-fault leaves the fault in the cluster, so the lock must stay
 until that run's ledger is replayed. `gameday recover` replays it and then releases the lock;
@@ -34,16 +38,17 @@ if TYPE_CHECKING:
 LOCK_NAMESPACE = "gameday"  # created by deploy/rbac.yaml (and by the lab)
 LOCK_NAME = "gameday-lock"
 _ANNOTATION = "gameday.dev/"
+_HOLDS: dict[str, int] = {}  # holder -> holds in this process (faults and game days)
 
 
 class Lock(Protocol):
     """What a fault needs of the lock (the unit tests give it a recording stand-in)."""
 
     def acquire(self) -> bool:
-        """Hold the lock (True: newly taken; False: this run held it already)."""
+        """Add a hold (True: the lock was newly taken; False: this run held it already)."""
 
     def release(self) -> bool:
-        """Give it back if this run holds it (True: released)."""
+        """Give a hold back (True: it was the last one and the lock is released)."""
 
 
 class ClusterLock:
@@ -55,19 +60,31 @@ class ClusterLock:
         self.host = socket.gethostname()
         self.holder = f"{self.host}:{self.ledger_path}"
 
+    @property
+    def holds(self) -> int:
+        return _HOLDS.get(self.holder, 0)
+
     def acquire(self) -> bool:
+        if self.holds:
+            _HOLDS[self.holder] += 1
+            return False
         for _ in range(3):  # the Lease can vanish between our create and our read
             held = self._create_or_read()
-            if held is None:
-                return True
-            if held.holder == self.holder:
-                return False
-            if held.holder:
+            if held is not None and held.holder and held.holder != self.holder:
                 raise SafetyError(self._held_message(held.annotations))
+            if held is None or held.holder:  # ours: new, or kept by a revert that failed
+                _HOLDS[self.holder] = 1
+                return held is None
         raise SafetyError(f"the cluster lock (Lease {LOCK_NAMESPACE}/{LOCK_NAME}) kept changing "
                           "while we tried to take it: another game day is starting; retry")
 
-    def release(self) -> bool:
+    def release(self, *, every_hold: bool = False) -> bool:
+        """Give a hold back; the last one (or `every_hold`: `recover`, once the ledger has
+        nothing outstanding) deletes the Lease if this run holds it."""
+        if self.holds > 1 and not every_hold:
+            _HOLDS[self.holder] -= 1
+            return False
+        _HOLDS.pop(self.holder, None)
         try:
             held = self.kube.get_lease(LOCK_NAMESPACE, LOCK_NAME)
             if held is None or held.holder != self.holder:
@@ -108,8 +125,9 @@ class ClusterLock:
         return (f"another game day holds context {self.kube.context!r}: the cluster lock "
                 f"(Lease {LOCK_NAMESPACE}/{LOCK_NAME}) is held by the run of ledger {ledger} on "
                 f"host {host} (pid {notes.get(f'{_ANNOTATION}pid', '?')}) since "
-                f"{notes.get(f'{_ANNOTATION}since', '?')}. Two game days at once would each "
-                "restore the other's fault as the old state. Wait for it to end; if it was "
+                f"{notes.get(f'{_ANNOTATION}since', '?')}. Two game days at once would spoil "
+                "each other's measurements, and each would restore the other's fault as the "
+                "old state. Wait for it to end; if it was "
                 f"killed, run `gameday recover --ledger {ledger}` on {host}, which reverts its "
                 "faults and releases the lock; if that ledger is lost, check the cluster by "
                 f"hand, then `kubectl -n {LOCK_NAMESPACE} delete lease {LOCK_NAME}`")

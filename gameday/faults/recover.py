@@ -63,7 +63,7 @@ def recover(ledger_path: Path, kube: KubeAdapter, compute: ComputeAdapter | None
         lines += [f"{record.id}: {line}" for line in done]
     if not state.outstanding:
         lines.append("nothing outstanding: every recorded fault was reverted")
-    if not failures and ClusterLock(kube, ledger).release():
+    if not failures and ClusterLock(kube, ledger).release(every_hold=True):
         lines.append(f"released the cluster lock (Lease {LOCK_NAMESPACE}/{LOCK_NAME}) this "
                      "run held")
     if failures:

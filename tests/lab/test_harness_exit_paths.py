@@ -44,6 +44,8 @@ SCENARIO = textwrap.dedent('''
                 raise RuntimeError("scenario bug (on purpose)")
             if how == "signal":
                 time.sleep(90)  # the test signals this process meanwhile
+        # the recovery after the revert is part of the game day: the lock stays till the end
+        assert gameday.kube.get_lease("gameday", "gameday-lock") is not None
 ''')
 
 

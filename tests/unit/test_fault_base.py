@@ -45,26 +45,28 @@ class ToyCordon(Fault):
 
 
 class RecordingLock:
-    """The cluster lock's stand-in: whether this run holds it, and how many ledger records
-    existed at each step (the lock must be taken before the first record)."""
+    """The cluster lock's stand-in: holds counted as ClusterLock counts them, and how many
+    ledger records existed at each step (the lock must be taken before the first record)."""
 
     def __init__(self, ledger: Ledger, held_elsewhere: bool = False) -> None:
         self.ledger = ledger
         self.held_elsewhere = held_elsewhere
-        self.held = False
+        self.holds = 0
         self.log: list[tuple[str, int]] = []
 
     def acquire(self) -> bool:
         if self.held_elsewhere:
             raise SafetyError("another game day holds context 'gameday-lab'")
         self.log.append(("acquire", len(self.ledger.read().records)))
-        taken, self.held = not self.held, True
-        return taken
+        self.holds += 1
+        return self.holds == 1
 
     def release(self) -> bool:
-        if not self.held:
+        if not self.holds:
             return False
-        self.held = False
+        self.holds -= 1
+        if self.holds:
+            return False
         self.log.append(("release", len(self.ledger.read().outstanding)))
         return True
 
@@ -95,12 +97,27 @@ def test_lock_is_taken_before_the_record_and_released_after_the_last_revert(
         tmp_path: Path) -> None:
     target = make(tmp_path)
     with ToyCordon(target, "n1"), ToyCordon(target, "n2"):  # nested faults of one run
-        assert target.lock.held  # type: ignore[union-attr]
+        assert target.lock.holds == 2  # type: ignore[union-attr]
     # taken once with no record yet; re-entered by the inner fault (one record then);
     # released once, when nothing was outstanding
     assert target.lock.log == [("acquire", 0), ("acquire", 1), ("release", 0)]  # type: ignore[union-attr]
     kinds = [k for k, _ in target.events]
     assert kinds.count("toy.locked") == 1 and kinds[-1] == "toy.unlocked"
+
+
+class StuckCordon(ToyCordon):
+    @classmethod
+    def undo(cls, undo: Mapping[str, Any], kube: Any, compute: Any) -> list[str]:
+        raise RuntimeError("apiserver gone")
+
+
+def test_a_revert_that_fails_keeps_the_lock(tmp_path: Path) -> None:
+    target = make(tmp_path)
+    fault = StuckCordon(target, "n1")
+    fault.inject()
+    with pytest.raises(RuntimeError, match="apiserver gone"):
+        fault.revert()
+    assert target.lock.holds == 1 and target.ledger.read().outstanding  # type: ignore[union-attr]
 
 
 def test_lock_held_by_another_game_day_refuses_before_any_write(tmp_path: Path) -> None:
