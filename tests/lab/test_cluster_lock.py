@@ -15,6 +15,7 @@ from gameday.faults.base import Target
 from gameday.faults.ledger import Ledger
 from gameday.faults.lock import LOCK_NAME, LOCK_NAMESPACE
 from gameday.faults.pod_kill import PodKill
+from gameday.faults.recover import recover
 from gameday.faults.safety import Safety
 from gameday.lab.profiles import get_profile
 from tests.helpers import deployment, eventually
@@ -80,3 +81,21 @@ def test_a_lock_left_by_another_host_names_it(kube: KubeAdapter, app: str,
         lease = kube.get_lease(LOCK_NAMESPACE, LOCK_NAME)
         assert lease is not None
         kube.delete_lease(LOCK_NAMESPACE, LOCK_NAME, lease.resource_version)
+
+
+def test_recover_releases_a_lock_whose_faults_were_already_reverted(kube: KubeAdapter,
+                                                                     app: str,
+                                                                     tmp_path: Path) -> None:
+    """A run killed in its recovery phase: its fault is reverted, its game day's hold is not.
+    The refusal names `gameday recover --ledger`, and that releases it."""
+    run = run_target(kube, tmp_path)
+    fault = PodKill(run, namespace=app, selector="app=locked", count=1)
+    fault.inject()
+    assert run.lock is not None
+    run.lock.acquire()  # the game day's own hold, till the end of the test
+    fault.revert()
+    assert run.ledger.read().outstanding == ()
+    assert kube.get_lease(LOCK_NAMESPACE, LOCK_NAME) is not None  # the run "dies" here
+    lines = recover(run.ledger.path, kube, None)
+    assert lines[-1].startswith("released the cluster lock"), lines
+    assert kube.get_lease(LOCK_NAMESPACE, LOCK_NAME) is None
