@@ -26,6 +26,15 @@ def test_profiles_cover_every_timing_and_fast_is_faster() -> None:
         get_profile("turbo")
 
 
+@pytest.mark.parametrize("name", ["gke", "fast"])
+def test_a_vm_stop_leaves_room_for_the_graceful_node_shutdown(name: str) -> None:
+    """Cut short, the shutdown kills pods without marking them Failed, and their replacements
+    wait for the taint manager instead of coming at once, as they do on GKE."""
+    profile = get_profile(name)
+    assert profile.vm_stop >= (profile.preemption_pod_grace
+                               + profile.preemption_critical_pod_grace)
+
+
 def _spec(provisioning: str) -> NodeSpec:
     return NodeSpec("gke-lab-p-12345678-abcd", "europe-west1-b", "europe-west1", "p",
                     provisioning, "proj", 42, "127.20.0.1")
