@@ -145,6 +145,8 @@ class Fault(ABC):
             if not self.target.dry_run:
                 raise
             refused = str(exc)
+        if self.target.dry_run and refused is None:  # read-only: would the lock refuse it?
+            refused = self._lock().refusal()
         self.emit("plan", plan.render() + (f"\n  REFUSED: {refused}" if refused else ""),
                   plan=plan.as_dict(), dry_run=self.target.dry_run, refused=refused)
         if self.target.dry_run:

@@ -50,6 +50,9 @@ class Lock(Protocol):
     def release(self) -> bool:
         """Give a hold back (True: it was the last one and the lock is released)."""
 
+    def refusal(self) -> str | None:
+        """Read-only, for a dry run: why `acquire` would refuse now, or None."""
+
 
 class ClusterLock:
     """The Lease that says which run may inject faults into the cluster right now."""
@@ -77,6 +80,12 @@ class ClusterLock:
                 return held is None
         raise SafetyError(f"the cluster lock (Lease {LOCK_NAMESPACE}/{LOCK_NAME}) kept changing "
                           "while we tried to take it: another game day is starting; retry")
+
+    def refusal(self) -> str | None:
+        held = self.kube.get_lease(LOCK_NAMESPACE, LOCK_NAME)
+        if held is None or held.holder in ("", self.holder):
+            return None
+        return self._held_message(held.annotations)
 
     def release(self, *, every_hold: bool = False) -> bool:
         """Give a hold back; the last one (or `every_hold`: `recover`, once the ledger has

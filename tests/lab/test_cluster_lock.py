@@ -76,6 +76,9 @@ def test_a_lock_left_by_another_host_names_it(kube: KubeAdapter, app: str,
         assert "gameday recover --ledger /builds/reports/nightly/revert-ledger.jsonl" in message
         assert f"kubectl -n {LOCK_NAMESPACE} delete lease {LOCK_NAME}" in message
         assert target.lock is not None and not target.lock.release()  # never someone else's
+        dry = Target(kube=kube, safety=Safety(), ledger=target.ledger, dry_run=True)
+        plan = PodKill(dry, namespace=app, selector="app=locked", count=1).inject()
+        assert plan.dry_run and "host ci-runner-7" in (plan.refused or "")  # told, not raised
         assert kube.get_lease(LOCK_NAMESPACE, LOCK_NAME) is not None
     finally:
         lease = kube.get_lease(LOCK_NAMESPACE, LOCK_NAME)

@@ -61,6 +61,10 @@ class RecordingLock:
         self.holds += 1
         return self.holds == 1
 
+    def refusal(self) -> str | None:
+        self.log.append(("check", len(self.ledger.read().records)))
+        return "another game day holds context 'gameday-lab'" if self.held_elsewhere else None
+
     def release(self) -> bool:
         if not self.holds:
             return False
@@ -175,3 +179,11 @@ def test_dry_run_writes_nothing_and_reports_a_refusal(tmp_path: Path) -> None:
     assert target.lock.log == []  # type: ignore[union-attr]
     [plan] = [message for kind, message in target.events if kind == "toy.plan"]  # type: ignore[attr-defined]
     assert "PATCH node/n1" in plan and "REFUSED" in plan and "--allow-context" in plan
+
+
+def test_dry_run_says_the_lock_would_refuse_and_takes_nothing(tmp_path: Path) -> None:
+    target = make(tmp_path, dry_run=True, held_elsewhere=True)
+    with ToyCordon(target, "n1") as result:
+        assert "another game day" in (result.refused or "")
+    assert target.lock.log == [("check", 0)]  # type: ignore[union-attr]
+    assert target.kube.cluster["n1"] == "ok" and not target.ledger.path.exists()
