@@ -113,19 +113,18 @@ class RecoveryTime:
         """How many steps after a good window must also be good for the recovery to hold."""
         return math.ceil(self.hold_s / self.step_s - 1e-9)
 
+    def _first_held(self, ok: list[bool]) -> int | None:
+        """Index of the first window that is ok and stays ok for hold_s, or None."""
+        need = self._hold_steps
+        return next((i for i in range(len(ok) - need) if all(ok[i:i + need + 1])), None)
+
     def _gaps_could_hide_recovery(self, values: list[float | None]) -> bool:
         """True if some hold-long stretch has no window that missed the target, only windows
         without data: no data is never a pass, and it is not a failure either."""
-        missed = [v is not None and not self.sli.meets(v) for v in values]
-        need = self._hold_steps
-        return any(not any(missed[i:i + need + 1]) for i in range(len(values) - need))
+        return self._first_held([v is None or self.sli.meets(v) for v in values]) is not None
 
     def _recovered(self, ends: list[float], values: list[float | None],
                    start: float) -> float | None:
         """Seconds from start to the first rolling window start that stays good for hold_s."""
-        good = [v is not None and self.sli.meets(v) for v in values]
-        need = self._hold_steps
-        for i in range(len(good) - need):
-            if all(good[i:i + need + 1]):
-                return ends[i] - self.rolling_s - start
-        return None
+        i = self._first_held([v is not None and self.sli.meets(v) for v in values])
+        return None if i is None else ends[i] - self.rolling_s - start
