@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from gameday.adapters.kube import KubeApiError, KubeNotFound
-from gameday.adapters.kube_types import LeaseInfo
 from gameday.errors import FaultError, SafetyError, UsageError
 
 if TYPE_CHECKING:
@@ -71,13 +70,17 @@ class ClusterLock:
         if self.holds:
             _HOLDS[self.holder] += 1
             return False
-        for _ in range(3):  # the Lease can vanish between our create and our read
-            held = self._create_or_read()
-            if held is not None and held.holder and held.holder != self.holder:
-                raise SafetyError(self._held_message(held.annotations))
-            if held is None or held.holder:  # ours: new, or kept by a revert that failed
+        for _ in range(3):  # the Lease can vanish between a refused create and our read
+            if self._create():
                 _HOLDS[self.holder] = 1
-                return held is None
+                return True
+            held = self.kube.get_lease(LOCK_NAMESPACE, LOCK_NAME)
+            if held is None or not held.holder:
+                continue
+            if held.holder != self.holder:
+                raise SafetyError(self._held_message(held.annotations))
+            _HOLDS[self.holder] = 1  # ours already: kept by a revert that failed
+            return False
         raise SafetyError(f"the cluster lock (Lease {LOCK_NAMESPACE}/{LOCK_NAME}) kept changing "
                           "while we tried to take it: another game day is starting; retry")
 
@@ -104,16 +107,13 @@ class ClusterLock:
                              f"{LOCK_NAMESPACE}/{LOCK_NAME}) could not be released: {exc}; "
                              f"`gameday recover --ledger {self.ledger_path}` releases it") from exc
 
-    def _create_or_read(self) -> LeaseInfo | None:
-        """None when we created the Lease; else the Lease as it is (empty holder: gone)."""
+    def _create(self) -> bool:
+        """Create the Lease held by this run; False if one exists already."""
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         notes = {f"{_ANNOTATION}host": self.host, f"{_ANNOTATION}pid": str(os.getpid()),
                  f"{_ANNOTATION}ledger": str(self.ledger_path), f"{_ANNOTATION}since": now}
         try:
-            if self.kube.create_lease(LOCK_NAMESPACE, LOCK_NAME, self.holder, notes, now):
-                return None
-            return (self.kube.get_lease(LOCK_NAMESPACE, LOCK_NAME)
-                    or LeaseInfo(LOCK_NAME, "", {}, ""))
+            return self.kube.create_lease(LOCK_NAMESPACE, LOCK_NAME, self.holder, notes, now)
         except KubeNotFound as exc:
             raise UsageError(
                 f"the cluster lock lives in namespace {LOCK_NAMESPACE!r}, which context "

@@ -47,9 +47,12 @@ def test_ingress_spreads_traffic_over_every_zone(lab: LabHandle,
                                                  core: client.CoreV1Api) -> None:
     zones = zones_by_node(core)
     # an earlier test's powered-off node takes its replica away for a while
-    eventually(lambda: (lambda eps: len(eps) == 6 and all(e["state"] == "HEALTHY" for e in eps))(
-        demo_endpoints(lab)), 60, "6 healthy demo backends",
-        explain=lambda: demo_endpoints(lab))
+    def all_six_healthy() -> bool:
+        endpoints = demo_endpoints(lab)
+        return len(endpoints) == 6 and all(e["state"] == "HEALTHY" for e in endpoints)
+
+    eventually(all_six_healthy, 60, "6 healthy demo backends",
+               explain=lambda: demo_endpoints(lab))
     answers = [get(lab.status["ingress_url"] + "/") for _ in range(60)]
     assert all(code == 200 for code, _ in answers), Counter(code for code, _ in answers)
     seen = Counter(zones[body["node"]] for _, body in answers)
