@@ -81,14 +81,26 @@ class KubeAdapter:
 
     # -- transport --------------------------------------------------------------------------
 
+    def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
+                body: Any = None, form: Mapping[str, Any] | None = None) -> Any:
+        """Any apiserver path with the adapter's auth and timeouts; the decoded JSON answer.
+
+        For the objects gameday manages whole (the load's pods and ConfigMap) and for the pod
+        proxy (`/api/v1/namespaces/NS/pods/NAME:PORT/proxy/...`, a form POST with `form`)."""
+        return self._call(method, path, query=query, body=body, form=form)
+
     def _call(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
-              body: Any = None, content_type: str | None = None) -> Any:
+              body: Any = None, content_type: str | None = None,
+              form: Mapping[str, Any] | None = None) -> Any:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
+        elif form is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         request = self._api.param_serialize(
             method=method, resource_path=path, query_params=list((query or {}).items()),
-            header_params=headers, body=body, auth_settings=["BearerToken"])
+            header_params=headers, body=body, auth_settings=["BearerToken"],
+            post_params=list(form.items()) if form is not None else None)
         try:
             response = self._api.call_api(*request, _request_timeout=self.timeout)
             response.read()

@@ -33,6 +33,11 @@ DEFAULT_USER_FILE = Path(__file__).with_name("default_user.py")
 PORT_ENV = "GAMEDAY_LOAD_METRICS_PORT"
 # unix time at which the guard SIGTERMs the process
 DEADLINE_ENV = "GAMEDAY_LOAD_DEADLINE"
+# address the exporter binds: loopback on the runner, the pod's own IP in a cluster
+ADDR_ENV = "GAMEDAY_LOAD_METRICS_ADDR"
+# the load run's id: the exporter's `gameday_run` label, and how `gameday recover` finds a
+# killed run's load processes
+RUN_ENV = "GAMEDAY_LOAD_RUN"
 
 
 def write_wrapper(out_dir: Path, locustfile: Path | None, shape: str | None) -> Path:
