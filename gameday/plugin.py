@@ -127,8 +127,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         try:
             zones = _run(metafunc.config).zones()
         except GamedayError as exc:
-            raise pytest.UsageError(f"gameday: cannot list zones: {exc}") from exc
+            exc.add_note(f"(while listing the target's zones to run "
+                         f"{metafunc.function.__name__} in each; --gameday-set zones=Z1,Z2 "
+                         "names them instead)")
+            raise
         metafunc.parametrize("zone", zones)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    """A collection-time error of ours (no cluster to list zones from, a lab that will not
+    start) is one line, as at test time: pytest would print the harness's frames and the
+    chained cause, which only bury the message that says what to fix."""
+    report = yield
+    call = getattr(report, "call", None)  # pytest sets it on the reports it makes
+    excinfo = call.excinfo if call is not None else None
+    if report.failed and excinfo is not None and excinfo.errisinstance(GamedayError) \
+            and _short_errors(collector.config):
+        notes = "".join(f"\n  {note}" for note in getattr(excinfo.value, "__notes__", ()))
+        report.longrepr = (f"{excinfo.typename}: {excinfo.value}{notes}\n"
+                           "  (--tb=long shows the traceback)")
+    return report
 
 
 @pytest.hookimpl(wrapper=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import secrets
 from dataclasses import dataclass
 from functools import cached_property
@@ -47,6 +48,18 @@ class TargetInfo:
                 "gce_project": self.gce_project or "(from node providerIDs)",
                 "timing_profile": self.profile_name,
                 "target": "embedded lab" if self.lab else "cluster"}
+
+
+def _check_default_kubeconfig() -> None:
+    """Check that the kubeconfig kubectl would read exists ($KUBECONFIG's files, else
+    ~/.kube/config; the client merges them itself): without one the Kubernetes client only
+    says "cannot read kubeconfig None", not how to name a cluster."""
+    paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    if not any(Path(p).expanduser().is_file() for p in paths or ["~/.kube/config"]):
+        where = f"$KUBECONFIG={os.pathsep.join(paths)}" if paths else "~/.kube/config"
+        raise UsageError(f"no cluster to run against: --lab off, no --kubeconfig, and {where} "
+                         "does not exist; pass --kubeconfig PATH (and --kube-context NAME), "
+                         "or drop --lab off to use the embedded lab")
 
 
 def new_run_id() -> str:
@@ -131,6 +144,8 @@ class RunContext:
     def kube(self) -> KubeAdapter:
         from gameday.adapters.kube import KubeAdapter
 
+        if self.target.kubeconfig is None:
+            _check_default_kubeconfig()
         return KubeAdapter(self.target.kubeconfig, self.target.context)
 
     @cached_property
