@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from gameday.errors import GamedayError, UsageError
 from gameday.evidence import Evidence
 from gameday.expectations import Expectations
+from gameday.scenario_values import parse
 from gameday.verdicts import Verdicts
 
 if TYPE_CHECKING:
@@ -110,15 +111,8 @@ class GameDay(Verdicts, Expectations):
     # -- scenario values -----------------------------------------------------------------------
     def param(self, name: str, default: T) -> T:
         """A scenario value, overridable with `--gameday-set NAME=VALUE` (typed like default)."""
-        raw = self.settings.overrides.get(name)
-        if raw is None:
-            value = default
-        else:
-            try:
-                value = type(default)(raw)  # type: ignore[call-arg]
-            except ValueError:
-                raise UsageError(f"--gameday-set {name}={raw!r}: expected a "
-                                 f"{type(default).__name__} like {default!r}") from None
+        raw = self.run.overrides.get(name)
+        value = default if raw is None else parse(name, raw, default)
         self.evidence.parameters[name] = value
         return value
 
@@ -135,14 +129,13 @@ class GameDay(Verdicts, Expectations):
         out = []
         for slo in slos:
             changes = {}
-            for key, raw in self.settings.overrides.items():
-                name, _, field = key.partition(".")
-                if field and name == getattr(slo, "name", None):
-                    current = getattr(slo, field, None)
-                    if current is None:
-                        raise UsageError(f"--gameday-set {key}: SLO {name!r} has no field "
-                                         f"{field!r}")
-                    changes[field] = type(current)(raw)
+            name = getattr(slo, "name", None)
+            for field, raw in (self.run.overrides.fields(name) if name else {}).items():
+                current = getattr(slo, field, None)
+                if current is None:
+                    raise UsageError(f"--gameday-set {name}.{field}: SLO {name!r} has no field "
+                                     f"{field!r}")
+                changes[field] = parse(f"{name}.{field}", raw, current)
             out.append(dataclasses.replace(slo, **changes) if changes else slo)
         return out
 
@@ -250,7 +243,7 @@ class GameDay(Verdicts, Expectations):
 
     def _default_host(self) -> str:
         """`--gameday-set load_host=URL`, else the lab's ingress."""
-        if url := self.settings.overrides.get("load_host"):
+        if url := self.run.overrides.get("load_host"):
             return url
         if self.run.target.lab is not None:
             url = self.run.target.lab.endpoints().get("ingress_url")

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RUN_KEY = pytest.StashKey["RunContext"]()
 OUTCOME_KEY = pytest.StashKey[dict[str, Any]]()
+UNKNOWN_KEYS_KEY = pytest.StashKey[str]()
 
 
 class Terminated(KeyboardInterrupt):
@@ -205,4 +206,26 @@ def gameday(gameday_run: RunContext, request: pytest.FixtureRequest) -> Iterator
     try:
         yield day
     finally:
-        day.close(request.node.stash.get(OUTCOME_KEY, {}))
+        outcome = request.node.stash.get(OUTCOME_KEY, {})
+        if "call" in outcome:  # the body ran: its `--gameday-set` reads are recorded
+            gameday_run.overrides.scenario_ran = True
+        day.close(outcome)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A `--gameday-set` key that no scenario of the run asked for is a usage error (see
+    gameday/scenario_values.py for why it can only be told at the end)."""
+    run = session.config.stash.get(RUN_KEY, None)
+    if run is None or "overrides" not in run.__dict__:
+        return
+    if message := run.overrides.unknown():
+        session.config.stash[UNKNOWN_KEYS_KEY] = message
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if message := config.stash.get(UNKNOWN_KEYS_KEY, None):
+        terminalreporter.write_sep("=", "gameday usage error", red=True, bold=True)
+        terminalreporter.write_line(f"UsageError: {message}", red=True)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from gameday.errors import LabNotRunning, UsageError
 from gameday.narration import Narrator
+from gameday.scenario_values import Overrides
 from gameday.settings import Settings
 
 if TYPE_CHECKING:
@@ -95,6 +96,11 @@ class RunContext:
         return Ledger.in_run_folder(self.prepare_dir())
 
     @cached_property
+    def overrides(self) -> Overrides:
+        """`--gameday-set` values, recording which keys the run's scenarios ask for."""
+        return Overrides(self.settings.overrides)
+
+    @cached_property
     def target(self) -> TargetInfo:
         s = self.settings
         if not s.uses_lab:
@@ -161,7 +167,7 @@ class RunContext:
 
     def zones(self) -> list[str]:
         """Zones of the target's nodes, for parametrizing zone scenarios."""
-        if override := self.settings.overrides.get("zones"):
+        if override := self.overrides.get("zones"):
             return [z.strip() for z in override.split(",") if z.strip()]
         if self.settings.uses_lab:
             from gameday.lab.config import LabConfig
