@@ -160,10 +160,15 @@ class RunContext:
         from gameday.adapters.compute import ComputeAdapter
 
         if self.target.gce_endpoint:
-            return ComputeAdapter(api_endpoint=self.target.gce_endpoint)
-        if any((n.provider_id or "").startswith("gce://") for n in self.kube.list_nodes()):
-            return ComputeAdapter()  # Application Default Credentials, as on GKE
-        return None
+            compute = ComputeAdapter(api_endpoint=self.target.gce_endpoint,
+                                     project=self.target.gce_project)
+        elif any((n.provider_id or "").startswith("gce://") for n in self.kube.list_nodes()):
+            # Application Default Credentials, as on GKE
+            compute = ComputeAdapter(project=self.target.gce_project)
+        else:
+            return None
+        compute.check_project()
+        return compute
 
     def zones(self) -> list[str]:
         """Zones of the target's nodes, for parametrizing zone scenarios."""

@@ -69,11 +69,18 @@ class MigInfo:
 
 
 class ComputeAdapter:
-    """Compute Engine for one set of credentials; project and zone come with each InstanceRef."""
+    """Compute Engine for one set of credentials; project and zone come with each InstanceRef.
 
-    def __init__(self, *, api_endpoint: str | None = None,
+    `project` (`--gce-project`) is the project the run may act in: `instance_ref` refuses a
+    node whose providerID names another, and `check_project` asks the API about it once, so
+    a wrong project is one clear error before any fault rather than a call that goes
+    wherever the providerID points."""
+
+    def __init__(self, *, api_endpoint: str | None = None, project: str | None = None,
                  credentials: Credentials | None = None, timeout: float = 30.0,
                  operation_timeout: float = 300.0, wait_block: float = WAIT_BLOCK_S) -> None:
+        self.project = project
+        self.endpoint = api_endpoint or "compute.googleapis.com"
         if api_endpoint and credentials is None:
             credentials = AnonymousCredentials()  # an emulator: nothing to authenticate to
         options = ClientOptions(api_endpoint=api_endpoint) if api_endpoint else None
@@ -84,6 +91,34 @@ class ComputeAdapter:
         self._instances = compute_v1.InstancesClient(**kwargs)
         self._migs = compute_v1.InstanceGroupManagersClient(**kwargs)
         self._operations = compute_v1.ZoneOperationsClient(**kwargs)
+        self._zones = compute_v1.ZonesClient(**kwargs)
+
+    def check_project(self) -> None:
+        """List the project's zones (the cheapest read every Compute viewer may make): an
+        unknown project or one without access is a usage error naming `--gce-project`."""
+        if self.project is None:
+            return
+        fix = ("pass the project of the cluster's node VMs (the gce://PROJECT/... in their "
+               "providerID), or leave --gce-project out to take it from there")
+        try:
+            next(iter(self._zones.list(project=self.project, timeout=self.timeout)), None)
+        except (gexc.NotFound, gexc.Forbidden, gexc.BadRequest) as exc:
+            raise UsageError(f"--gce-project {self.project!r}: {self.endpoint} has no such "
+                             f"project or refuses access ({exc.code}: {exc.message}); "
+                             f"{fix}") from exc
+        except (gexc.GoogleAPICallError, requests.RequestException) as exc:
+            raise FaultError(f"cannot check --gce-project {self.project!r} at "
+                             f"{self.endpoint}: {exc}") from exc
+
+    def instance_ref(self, provider_id: str) -> InstanceRef:
+        """The VM behind a node's providerID, in the run's project (a node of another project
+        is refused: the run would act outside the project it was given)."""
+        ref = parse_provider_id(provider_id)
+        if self.project is not None and ref.project != self.project:
+            raise UsageError(f"VM {ref} is in project {ref.project!r}, not in --gce-project "
+                             f"{self.project!r}: point --kubeconfig/--kube-context at a "
+                             f"cluster of {self.project!r}, or fix --gce-project")
+        return ref
 
     def _wait(self, operation: Any, ref_project: str, zone: str, what: str) -> None:
         """Block on zoneOperations.wait until DONE, bounded by `operation_timeout`.

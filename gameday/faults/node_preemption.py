@@ -86,9 +86,7 @@ class NodePreemption(Fault):
     def _entry(self, node: NodeInfo) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": node.name, "zone": node.zone, "boot_id": node.boot_id}
         if self.target.compute is not None:
-            from gameday.adapters.compute import parse_provider_id
-
-            ref = parse_provider_id(node.provider_id or "")
+            ref = self.target.compute.instance_ref(node.provider_id or "")
             info = self.target.compute.get_instance(ref)
             if info.provisioning not in PREEMPTIBLE_MODELS:
                 raise UsageError(f"node {node.name} runs on a {info.provisioning} VM: only Spot "

@@ -68,10 +68,10 @@ class ZoneOutage(Fault):
                          undo=undo)
 
     def _gce_plan(self) -> tuple[dict[str, Any], list[str]]:
-        from gameday.adapters.compute import DO_NOTHING, parse_provider_id
+        from gameday.adapters.compute import DO_NOTHING
 
         assert self.target.compute is not None
-        refs = [parse_provider_id(n.provider_id or "") for n in self._nodes]
+        refs = [self.target.compute.instance_ref(n.provider_id or "") for n in self._nodes]
         projects = {r.project for r in refs}
         if len(projects) != 1:
             raise UsageError(f"zone {self.zone}'s nodes span projects {sorted(projects)}: "
