@@ -209,6 +209,18 @@ def test_context_not_allowlisted(lab: LabHandle, tmp_path: Path,
     assert "--allow-context prod-like" in proc.stdout
 
 
+def test_wrong_gce_project(lab: LabHandle, tmp_path: Path, nothing_injected: Path) -> None:
+    """The lab's Compute endpoint knows only its own project: a wrong --gce-project is refused
+    before the fault, not silently replaced by the nodes' providerID project."""
+    proc = pytest_run(tmp_path, WOULD_INJECT, "--lab-dir", str(lab.state_dir), "--lab=running",
+                      "--gce-project", "gameday-lab-typo", "--gameday-set",
+                      f"zone={lab.state.config.zone_names[0]}")
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "--gce-project 'gameday-lab-typo': http://127.0.0.1:" in proc.stdout, \
+        proc.stdout[-3000:]
+    assert "has no such project or refuses access (404" in proc.stdout
+
+
 def test_unreachable_prometheus(lab: LabHandle, tmp_path: Path,
                                 nothing_injected: Path) -> None:
     source = WOULD_INJECT.replace("    with gameday.inject", "    gameday.steady_state(["
