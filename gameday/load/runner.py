@@ -7,6 +7,22 @@ owns a folder with the generated locustfile, Locust's logs, CSVs and JSON. Stopp
 is reaped, also when the scenario fails (context-manager exit). While it runs, each load
 process serves client-side metrics on a loopback port, listed in a Prometheus file_sd target.
 
+Nothing a run starts may outlive the harness, however it dies (issue 14: a SIGKILLed pytest
+once left an hour of load running against an ingress). Two mechanisms, because each covers
+what the other cannot:
+- the kernel SIGTERMs every Locust process when the harness dies (PR_SET_PDEATHSIG, see
+  gameday/load/spawn.py): immediate, SIGKILL of the harness included, but only for a parent
+  on this machine that really died;
+- a lease (gameday/load/guard.py): a thread of LoadRun touches `load.lease` every
+  LEASE_RENEW_S, and a Locust process whose lease is older than `lease_s` stops by itself. It
+  also covers a harness that is stopped (SIGSTOP, a suspended CI job) or stuck, and it is what
+  load placed in a cluster, with no parent process there, is kept alive by.
+The lease also carries the run's planned length: given a margin_s and no run_time_s, the
+renewals stop once the scenario is margin_s past the last step it announced with `extend()`,
+so a harness stuck in one step does not keep load going for the hour of the safety cap.
+Each process carries the run id in $GAMEDAY_LOAD_RUN, which `gameday recover` finds a killed
+run's leftovers by (gameday/load/reaper.py).
+
     with LoadRun(LoadSpec(host="http://127.0.0.1:8080"), out_dir, targets_dir=t) as load:
         ...inject the fault, wait for recovery...
     result = load.result()
@@ -22,6 +38,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -31,9 +48,20 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import gameday
 from gameday.errors import ConditionTimeout, LoadError
+from gameday.load.spawn import popen_tied
 from gameday.load.spec import LoadSpec
 from gameday.load.stats import LoadResult, read_result
-from gameday.load.wrapper import DEADLINE_ENV, DEFAULT_USER_FILE, PORT_ENV, write_wrapper
+from gameday.load.wrapper import (
+    DEADLINE_ENV,
+    DEFAULT_LEASE_S,
+    DEFAULT_USER_FILE,
+    HARNESS_PID_ENV,
+    LEASE_FILE_ENV,
+    LEASE_S_ENV,
+    PORT_ENV,
+    RUN_ENV,
+    write_wrapper,
+)
 
 # Seconds a process may take past its time limit before its own guard SIGTERMs it.
 GUARD_GRACE_S = 10.0
@@ -43,19 +71,26 @@ _POLL_S = 0.1
 START_TIMEOUT_S = 30.0
 REMOTE_START_TIMEOUT_S = 300.0
 _SCRAPE_TIMEOUT_S = 1.0
+# The lease is touched this often; its length (lease_s) must leave room for a few misses.
+LEASE_RENEW_S = 2.0
 
 
 class LoadRun:
     """One Locust run: start() it, let the fault happen, stop() it, then read result().
 
     out_dir receives `locust.log` (and `worker-N.log`), `load.json`, `load_stats_history.csv`,
-    `load_failures.json`. targets_dir, when given, receives `gameday-load-<run_id>.json`, a
-    Prometheus file_sd target for the run's metrics, removed again on stop.
+    `load_failures.json`, and `load.lease` while it runs. targets_dir, when given, receives
+    `gameday-load-<run_id>.json`, a Prometheus file_sd target for the run's metrics, removed
+        again on stop. With spec.run_time_s the run ends at that time (the guard's hard deadline a
+    little later). Without, it runs until stop(), at most SAFETY_CAP_S; and with margin_s,
+    only while the caller keeps announcing its steps with `extend()`: at most margin_s past
+    the end of the last one (the first one: start_timeout_s).
     """
 
     def __init__(self, spec: LoadSpec, out_dir: Path, *, targets_dir: Path | None = None,
                  run_id: str | None = None, start_timeout_s: float | None = None,
-                 stop_timeout_s: float = 10.0) -> None:
+                 stop_timeout_s: float = 10.0, margin_s: float | None = None,
+                 lease_s: float = DEFAULT_LEASE_S) -> None:
         self.spec = spec
         self.out_dir = Path(out_dir)
         self.run_id = run_id or uuid.uuid4().hex[:8]
@@ -70,6 +105,12 @@ class LoadRun:
         self._procs: dict[str, subprocess.Popen] = {}
         self._logs: dict[str, Path] = {}
         self._prefix = self.out_dir / "load"
+        self.margin_s = margin_s
+        self.lease_s = lease_s
+        self.lease_file = self.out_dir / "load.lease"
+        self._planned_end = math.inf  # wall clock the renewals stop at; set by start/extend
+        self._stopping = threading.Event()
+        self._renewer: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -86,6 +127,9 @@ class LoadRun:
             (self.out_dir / name).unlink(missing_ok=True)  # old results to a failed run
         wrapper = write_wrapper(self.out_dir, self.spec.locustfile, self.spec.shape)
         deadline = time.time() + self.spec.time_limit_s + GUARD_GRACE_S
+        if self.spec.run_time_s is None and self.margin_s is not None:
+            self._planned_end = time.time() + self.start_timeout_s + self.margin_s
+        self._start_lease()
         try:
             if self.spec.workers == 0:
                 port = _free_port()
@@ -100,6 +144,13 @@ class LoadRun:
             self.stop()
             raise
         return self
+
+    def extend(self, seconds: float) -> None:
+        """The caller needs the load for `seconds` more (a phase's window, a bounded wait):
+        keep renewing the lease until then plus margin_s. With margin_s and no run_time_s this
+        is what the run's length follows; otherwise (the user's duration wins) a no-op."""
+        if self.spec.run_time_s is None and self.margin_s is not None:
+            self._planned_end = max(self._planned_end, time.time() + seconds + self.margin_s)
 
     def wait(self, timeout_s: float) -> int:
         """Wait for the run to end by itself (run time reached, shape ended); its exit code.
@@ -129,6 +180,10 @@ class LoadRun:
         for proc in workers:
             _signal(proc, signal.SIGTERM)
         self._reap(workers, self.stop_timeout_s)
+        self._stopping.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=LEASE_RENEW_S + 1)
+        self.lease_file.unlink(missing_ok=True)
         if self.sd_file is not None:
             self.sd_file.unlink(missing_ok=True)
 
@@ -204,17 +259,37 @@ class LoadRun:
                 "--master-port", str(spec.master_port), "--host", spec.host,
                 *spec.extra_args]
 
+    def _start_lease(self) -> None:
+        """Write the lease before any process can look at it, then renew it from a daemon
+        thread: one that stops with the harness, whether it exits, dies or is stopped."""
+        self.lease_file.touch()
+        self._stopping.clear()
+        self._renewer = threading.Thread(target=self._renew, daemon=True,
+                                         name=f"gameday-load-lease-{self.run_id}")
+        self._renewer.start()
+
+    def _renew(self) -> None:
+        while not self._stopping.wait(LEASE_RENEW_S):
+            if time.time() > self._planned_end:
+                print(f"gameday: load run {self.run_id} is {self.margin_s:g}s past the last "
+                      "step the scenario announced; no longer renewing its lease, so its "
+                      f"Locust processes stop within {self.lease_s:g}s", file=sys.stderr)
+                return
+            self.lease_file.touch()
+
     def _spawn(self, name: str, args: list[str], deadline: float, port: int | None) -> None:
         log = self.out_dir / f"{name}.log"
         package_root = str(Path(gameday.__file__).resolve().parent.parent)
-        env = {**os.environ, DEADLINE_ENV: f"{deadline:.3f}",
+        env = {**os.environ, DEADLINE_ENV: f"{deadline:.3f}", RUN_ENV: self.run_id,
+               LEASE_FILE_ENV: str(self.lease_file.resolve()), LEASE_S_ENV: f"{self.lease_s:g}",
+               HARNESS_PID_ENV: str(os.getpid()),
                "PYTHONPATH": os.pathsep.join(
                    p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
         env.pop(PORT_ENV, None)
         if port is not None:
             env[PORT_ENV] = str(port)
         with open(log, "wb") as out:
-            self._procs[name] = subprocess.Popen(
+            self._procs[name] = popen_tied(
                 [sys.executable, "-m", "locust", *args], stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env=env, cwd=self.out_dir, start_new_session=True,
             )

@@ -7,7 +7,7 @@ modules (exporter, deadline guard, final-failures writer), imports the user's lo
 its own folder, and re-exports only its User classes and the chosen shape. The user's file is
 not modified and runs exactly as it would alone.
 
-`write_wrapper` runs in the harness; `classes_of` runs inside the Locust process. The two
+`write_wrapper` runs in the harness; `classes_of` runs inside the Locust process. The
 environment variables below are the rest of what a Locust process of a run is given; they live
 here, not in the modules that read them, so the harness never imports Locust (nor gevent).
 """
@@ -38,6 +38,16 @@ ADDR_ENV = "GAMEDAY_LOAD_METRICS_ADDR"
 # the load run's id: the exporter's `gameday_run` label, and how `gameday recover` finds a
 # killed run's load processes
 RUN_ENV = "GAMEDAY_LOAD_RUN"
+# the lease (see gameday/load/guard.py): a file whose mtime is the harness's last renewal ...
+LEASE_FILE_ENV = "GAMEDAY_LOAD_LEASE_FILE"
+# ... and how old a renewal may get, in seconds, before the process stops its load; set alone
+# (no file), the lease is renewed by POST LEASE_ROUTE on the process's Locust web UI
+LEASE_S_ENV = "GAMEDAY_LOAD_LEASE_S"
+DEFAULT_LEASE_S = 10.0
+LEASE_ROUTE = "/gameday/lease"
+# pid of the harness that started the process: `gameday recover` tells a process whose
+# harness died (it was re-parented) from one of a live game day
+HARNESS_PID_ENV = "GAMEDAY_LOAD_HARNESS_PID"
 
 
 def write_wrapper(out_dir: Path, locustfile: Path | None, shape: str | None) -> Path:
