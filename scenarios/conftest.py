@@ -24,10 +24,7 @@ class App:
     deployment: str
     replicas: int
     service: str  # the Service the Ingress routes to (its BackendConfig holds the health check)
-
-    @property
-    def selector(self) -> str:
-        return f"app={self.deployment}"
+    selector: str  # its pods: the Deployment's own spec.selector, whatever its labels are
 
 
 @pytest.fixture
@@ -43,7 +40,7 @@ def app(gameday: GameDay) -> App:
 
         apply(lab.kubeconfig, manifest("app.yaml"))  # puts back the demo app a user removed
     status = gameday.ensure_available(namespace, name, timeout_s=60)
-    return App(namespace, name, status.desired, service)
+    return App(namespace, name, status.desired, service, status.selector)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:

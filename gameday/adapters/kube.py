@@ -29,6 +29,7 @@ from gameday.adapters.kube_types import (
     PodInfo,
     Taint,
     event_info,
+    label_selector,
     node_info,
     pod_info,
 )
@@ -332,6 +333,7 @@ class KubeAdapter:
             available=int(status.get("availableReplicas", 0)),
             generation_observed=status.get("observedGeneration", 0)
             >= doc["metadata"].get("generation", 0),
+            selector=label_selector(doc["spec"].get("selector") or {}),
         )
 
     def service_annotations(self, namespace: str, name: str) -> dict[str, str]:

@@ -84,12 +84,25 @@ class DeploymentStatus:
     ready: int
     available: int
     generation_observed: bool
+    selector: str = ""  # its pods, as a labelSelector query (from spec.selector)
 
     @property
     def fully_available(self) -> bool:
         """Rolled out and every desired replica available, as `kubectl rollout status` means."""
         return (self.generation_observed and self.updated >= self.desired
                 and self.available >= self.desired and self.ready >= self.desired)
+
+
+def label_selector(selector: Mapping[str, Any]) -> str:
+    """A LabelSelector object (a Deployment's `spec.selector`) as the `labelSelector` query
+    string the apiserver takes: the app's own labels, whatever they are named."""
+    terms = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        terms.append({"In": f"{key} in ({','.join(values)})",
+                      "NotIn": f"{key} notin ({','.join(values)})",
+                      "Exists": key, "DoesNotExist": f"!{key}"}[op])
+    return ",".join(terms)
 
 
 def node_info(obj: Mapping[str, Any]) -> NodeInfo:

@@ -352,3 +352,23 @@ def test_dry_runs_as_the_harness_plan_without_writing(lab: LabHandle, harness: K
     writes = len(harness_writes(lab))
     dry_run_node_faults(make_target(dry_run=True), zone)
     assert len(harness_writes(lab)) == writes
+
+
+# -- what the report reads: the app's own selector, the cluster's events ---------------------
+
+def test_the_apps_selector_is_its_deployments_own(apps: client.AppsV1Api, harness: KubeAdapter,
+                                                  app_namespace: str) -> None:
+    """An app labelled the Kubernetes-recommended way (no `app=<name>` label) is found by the
+    selector its Deployment declares, which the `app` fixture now hands to the scenario."""
+    doc = deployment("shop", "nginx:1.25", replicas=2, spread=False, grace_s=1)
+    labels = {"app.kubernetes.io/name": "shop", "track": "stable"}
+    doc["spec"]["selector"] = {"matchLabels": {"app.kubernetes.io/name": "shop"},
+                               "matchExpressions": [{"key": "track", "operator": "In",
+                                                     "values": ["stable", "canary"]}]}
+    doc["spec"]["template"]["metadata"]["labels"] = labels
+    apps.create_namespaced_deployment(app_namespace, doc, _request_timeout=10)
+    status = eventually(lambda: (lambda s: s if s.fully_available else None)(
+        harness.deployment_status(app_namespace, "shop")), 40, "shop available")
+    assert status.selector == "app.kubernetes.io/name=shop,track in (stable,canary)"
+    assert len(harness.list_pods(app_namespace, status.selector)) == 2
+    assert harness.list_pods(app_namespace, "app=shop") == []  # what the fixture assumed
