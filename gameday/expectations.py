@@ -33,6 +33,9 @@ class Expectations:
     def kube(self) -> KubeAdapter:
         raise NotImplementedError
 
+    def protected_targets(self) -> dict[str, str]:
+        raise NotImplementedError
+
     def ensure_available(self, namespace: str, name: str, timeout_s: float
                          ) -> DeploymentStatus:
         """The app must be fully available before a scenario starts (else a clear error)."""
@@ -65,7 +68,9 @@ class Expectations:
 
         pods = (pods_per_node(self.kube.list_pods(app.namespace, app.selector))
                 if app is not None else None)
-        return spread_spot_nodes(self.kube.list_nodes(), count, pods)
+        protected = self.protected_targets()  # never pick a node the load runs on
+        nodes = [n for n in self.kube.list_nodes() if f"node/{n.name}" not in protected]
+        return spread_spot_nodes(nodes, count, pods)
 
     def expect_nodes_replaced(self, timeout_s: float) -> dict[str, float]:
         """Wait until the innermost fault's lost nodes are back (NodePreemption: Ready with a

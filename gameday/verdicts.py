@@ -6,10 +6,13 @@ No data is never a pass (see gameday.slo); a dry run judges nothing and says so.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from gameday.errors import GamedayError, UsageError
 from gameday.evidence import Evidence
+from gameday.load import metrics
 
 if TYPE_CHECKING:
     from gameday.adapters.prometheus import PromClient
@@ -42,6 +45,27 @@ class Verdicts:
     def observe(self, phase: str, seconds: float) -> None:
         raise NotImplementedError
 
+    def load_losses(self) -> list[tuple[float, int, int]]:
+        raise NotImplementedError
+
+    def _judge(self, slo: Any, prom: PromClient, window: Window) -> Verdict:
+        """One SLO over one window. A verdict on the load's own series over a window in which
+        the load lost a worker is INCONCLUSIVE: less load than planned, from fewer places,
+        says nothing about the service, and must be neither its failure nor its pass."""
+        verdict = slo.evaluate(prom, window)
+        if metrics.PREFIX not in verdict.promql:
+            return verdict
+        lost = [(t, n, of) for t, n, of in self.load_losses() if t <= window.end.timestamp()]
+        if not lost:
+            return verdict
+        from gameday.slo import Status
+
+        when, count, planned = lost[0]
+        stamp = dt.datetime.fromtimestamp(when, dt.UTC).strftime("%H:%M:%S")
+        text = (f"load generator lost {count} of {planned} worker(s) at {stamp} UTC; the "
+                f"window's client-side figures are not comparable ({verdict.message})")
+        return dataclasses.replace(verdict, status=Status.INCONCLUSIVE, message=text)
+
     def windows(self, *phases: str) -> list[Window]:
         """The recorded windows of the named phases, in that order."""
         from gameday.slo import Window
@@ -62,7 +86,7 @@ class Verdicts:
         for window in self.windows(*phases):
             prom.wait_for_scrape(window.end)
             for slo in slos:
-                verdict = slo.evaluate(prom, window)
+                verdict = self._judge(slo, prom, window)
                 verdicts.append(verdict)
                 self.evidence.add_verdict(verdict)
         return verdicts
@@ -93,7 +117,7 @@ class Verdicts:
         prom.wait_for_scrape(end)
         start = fault.start if since == "inject" else fault.end
         slo = slo.for_scrape_interval(self.profile.scrape_interval)
-        verdict = slo.evaluate(prom, Window(f"recovery since {since}", start, end))
+        verdict = self._judge(slo, prom, Window(f"recovery since {since}", start, end))
         self.evidence.add_verdict(verdict)
         if verdict.measured is not None:
             self.evidence.figures["recovery_time_s"] = verdict.measured

@@ -21,7 +21,7 @@ HEALTH_CHECKS = {  # BackendConfig spec.healthCheck fields set for each run
     "loose": {"checkIntervalSec": 3, "timeoutSec": 2, "unhealthyThreshold": 3},
 }
 LB_REQUESTS, FAILED = "gameday_lb_requests_total", 'code="502"'  # client side on GKE:
-# --gameday-set window_total='gameday_load_requests_total{job="gameday-load"}'
+# --gameday-set window_total='gameday_load_requests_total{gameday_run!=""}'
 DURING = [Availability.from_load(0.90, name="availability")]
 STEADY = [Availability.from_load(0.99, name="steady_availability")]
 BASELINE_S, SETTLE_S, FAULT_S, KILL, USERS = 6.0, 4.0, 15.0, 1, 10

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from gameday.errors import FaultError, SafetyError
 from gameday.faults.ledger import Ledger
-from gameday.faults.safety import Safety
+from gameday.faults.safety import Safety, check_protected
 from gameday.lab.profiles import Profile, get_profile
 
 if TYPE_CHECKING:  # google.cloud is heavy and only GCE-mode faults need it
@@ -41,6 +41,11 @@ def no_evidence(kind: str, message: str, data: Mapping[str, Any]) -> None:
     """Default sink: the fault still works without a timeline."""
 
 
+def nothing_protected() -> Mapping[str, str]:
+    """Default: no load pods or other harness parts in the cluster."""
+    return {}
+
+
 @dataclass
 class Target:
     """Everything a fault acts with; the pytest fixtures build one per test."""
@@ -53,6 +58,9 @@ class Target:
     evidence: EvidenceSink = no_evidence
     profile: Profile = field(default_factory=lambda: get_profile("gke"))
     lock: Lock | None = None  # None: the cluster Lease of this ledger's run (set on init)
+    # `node/NAME` / `pod/NAME` -> what of the harness runs there (in-cluster load pods): a
+    # fault may not take them, or the game day would break its own measuring instrument
+    protected: Callable[[], Mapping[str, str]] = nothing_protected
 
     def __post_init__(self) -> None:
         if self.lock is None:
@@ -140,6 +148,7 @@ class Fault(ABC):
         refused = None
         try:
             self.target.safety.check_context(plan.context)
+            check_protected(self.kind, plan.targets, self.target.protected())
             self._check(plan)
         except SafetyError as exc:
             if not self.target.dry_run:

@@ -9,11 +9,11 @@ ledger is outstanding, the cluster lock the killed run held is released.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gameday.errors import FaultError, SafetyError, UsageError
-from gameday.faults.base import Fault
 from gameday.faults.healthcheck_lag import HealthcheckLag
 from gameday.faults.ledger import Ledger
 from gameday.faults.lock import LOCK_NAME, LOCK_NAMESPACE, ClusterLock
@@ -21,13 +21,27 @@ from gameday.faults.node_drain import NodeDrain
 from gameday.faults.node_preemption import NodePreemption
 from gameday.faults.pod_kill import PodKill
 from gameday.faults.zone_outage import ZoneOutage
+from gameday.load.cluster import KIND as CLUSTER_LOAD_KIND
+from gameday.load.cluster import ClusterLoad
 
 if TYPE_CHECKING:
     from gameday.adapters.compute import ComputeAdapter
     from gameday.adapters.kube import KubeAdapter
 
-FAULT_KINDS: dict[str, type[Fault]] = {
-    cls.kind: cls for cls in (PodKill, NodeDrain, NodePreemption, ZoneOutage, HealthcheckLag)
+
+class Undoable(Protocol):
+    """What a ledger record's kind provides: putting the cluster back from the record alone."""
+
+    @classmethod
+    def undo(cls, undo: Mapping[str, Any], kube: KubeAdapter,
+             compute: ComputeAdapter | None) -> list[str]: ...
+
+
+# faults, and the harness's own objects in the cluster (the in-cluster load's pods)
+FAULT_KINDS: dict[str, type[Undoable]] = {
+    **{cls.kind: cls for cls in (PodKill, NodeDrain, NodePreemption, ZoneOutage,
+                                 HealthcheckLag)},
+    CLUSTER_LOAD_KIND: ClusterLoad,
 }
 
 

@@ -13,7 +13,7 @@ API write and before the ledger record:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gameday.adapters.kube import NodeInfo
@@ -79,3 +79,15 @@ class Safety:
 
 def _names(nodes: Iterable[NodeInfo]) -> str:
     return ", ".join(n.name for n in nodes)
+
+
+def check_protected(kind: str, targets: Iterable[str], protected: Mapping[str, str]) -> None:
+    """Refuse a fault whose targets (`node/NAME ...`, `pod/NAME ...`) include a node or pod
+    the harness itself runs on: losing the load generator mid-fault measures nothing."""
+    hits = [f"{target} ({protected[key]})" for target in targets
+            if (key := target.split(" ", 1)[0]) in protected]
+    if hits:
+        raise SafetyError(
+            f"refusing {kind}: it would take what runs the game day's own load: "
+            f"{'; '.join(hits)}. Keep the load elsewhere (gameday.load(avoid_zones=...), "
+            "--load-node-selector) or target other nodes")

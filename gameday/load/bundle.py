@@ -3,9 +3,9 @@
 Cluster placement runs the official `locustio/locust` image, which knows nothing of gameday.
 The run's files travel in one ConfigMap mounted at MOUNT_PATH: the user's locustfile (or the
 default user), a generated entry file, and the few modules that run inside Locust (exporter,
-guard, failures writer, wrapper's class picker, the metrics contract) laid out as a tiny
-`gameday.load` package with empty `__init__` files, so the same imports work in the pod as on
-the runner. ConfigMap keys cannot hold '/', hence flat keys mapped to paths by `items`.
+guard, failures writer, result route, wrapper's class picker, the metrics contract) laid out
+as a tiny `gameday.load` package with empty `__init__` files, so the same imports work in the
+pod as on the runner. ConfigMap keys cannot hold '/', hence flat keys mapped to paths by `items`.
 
 The entry file finds the user's file next to itself (`__file__`), not by an absolute path:
 the mount path is the pod's business (and the lab maps it to a folder of its own).
@@ -24,7 +24,8 @@ ENTRY = "gameday_locustfile.py"
 USER_FILE = "locustfile.py"
 _PACKAGE = Path(__file__).resolve().parent
 # the in-Locust modules, as paths inside the bundle
-_MODULES = ("exporter.py", "guard.py", "failures.py", "wrapper.py", "metrics.py")
+_MODULES = ("exporter.py", "guard.py", "failures.py", "result_route.py", "wrapper.py",
+            "metrics.py")
 # ConfigMap data is limited to 1 MiB in all; a locustfile near that is a mistake
 MAX_BYTES = 900 * 1024
 
@@ -34,6 +35,7 @@ import os
 import gameday.load.exporter  # noqa: F401  client-side metrics for Prometheus
 import gameday.load.guard  # noqa: F401  lease and hard deadline
 import gameday.load.failures  # noqa: F401  final failures by error, at exit
+import gameday.load.result_route  # noqa: F401  final stats over the web API (a pod's master)
 from gameday.load.wrapper import classes_of
 
 globals().update(classes_of(os.path.join(os.path.dirname(os.path.abspath(__file__)),

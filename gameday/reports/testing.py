@@ -26,7 +26,7 @@ def _verdict(name: str, kind: str, phase: str, start: float, end: float, measure
              status: Status, target: str) -> Verdict:
     window = Window(phase, _at(start), _at(end))
     return Verdict(name, kind, phase, target, measured, status,
-                   f'gameday_load_requests_total{{job="gameday-load"}}[{end - start:g}s]', window,
+                   f'gameday_load_requests_total{{gameday_run!=""}}[{end - start:g}s]', window,
                    f"{name} during {window.describe()}: sample — query: q")
 
 

@@ -19,8 +19,10 @@ from gameday.slo.counters import CounterSamples, check_selector, with_matchers
 if TYPE_CHECKING:
     from gameday.adapters.prometheus import PromClient
 
-LOAD_REQUESTS = f'{metrics.REQUESTS}_total{{job="{metrics.JOB}"}}'
-"""Client-side requests counted by the Locust exporter (what users saw)."""
+LOAD_REQUESTS = f'{metrics.REQUESTS}_total{{{metrics.RUN_LABEL}!=""}}'
+"""Client-side requests counted by the Locust exporter (what users saw), selected by the
+label the exporter sets itself, so the same selector works whichever job scrapes the load: the
+lab's file_sd target, pod annotations, a PodMonitoring or a PodMonitor."""
 LB_REQUESTS = "gameday_lb_requests_total"
 """Requests counted by the lab's load balancer (what the GCLB-like front end saw)."""
 BAD_CODES = 'code_class=~"5xx|error"'

@@ -21,7 +21,7 @@ from gameday.slo.counters import CounterSamples, check_selector
 if TYPE_CHECKING:
     from gameday.adapters.prometheus import PromClient
 
-LOAD_DURATION = f'{metrics.DURATION}_bucket{{job="{metrics.JOB}"}}'
+LOAD_DURATION = f'{metrics.DURATION}_bucket{{{metrics.RUN_LABEL}!=""}}'
 LB_DURATION = "gameday_lb_request_duration_seconds_bucket"
 
 

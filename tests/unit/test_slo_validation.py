@@ -42,7 +42,7 @@ def test_constructors_for_the_agreed_metrics() -> None:
     assert Availability.from_lb(0.99, backend_service="web").total == \
         'gameday_lb_requests_total{backend_service="web"}'
     assert Latency.from_load(0.99, 0.5).histogram == \
-        'gameday_load_request_duration_seconds_bucket{job="gameday-load"}'
+        'gameday_load_request_duration_seconds_bucket{gameday_run!=""}'
     assert Latency.from_lb(0.5, 0.1).target_text() == "p50 <= 0.1 s"
 
 
