@@ -114,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.cmd == "lab":
-            return _lab(args)
+            from gameday.extras import lab_extra
+
+            with lab_extra():
+                return _lab(args)
         if args.cmd == "recover":
             from gameday.recover_cli import recover_command
 

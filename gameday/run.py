@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gameday.errors import LabNotRunning, UsageError
+from gameday.extras import lab_extra
 from gameday.narration import Narrator
 from gameday.scenario_values import Overrides
 from gameday.settings import Settings
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from gameday.faults.ledger import Ledger
     from gameday.lab.profiles import Profile
     from gameday.lab.state import LabState
+    from gameday.load.local_prometheus import LocalPrometheus
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class TargetInfo:
                 "gce_project": self.gce_project or "(from node providerIDs)",
                 "timing_profile": self.profile_name,
                 "target": "embedded lab" if self.lab else "cluster"}
+
+
+NO_LAB = "; or run against a cluster: --kubeconfig PATH / --kube-context NAME"
 
 
 def _check_default_kubeconfig() -> None:
@@ -106,7 +111,8 @@ class RunContext:
         if not s.uses_lab:
             return TargetInfo(s.kubeconfig, s.kube_context, s.prometheus_url, s.gce_endpoint,
                               s.gce_project, "gke")
-        state = self._lab_state()
+        with lab_extra(NO_LAB):
+            state = self._lab_state()
         eps = state.endpoints()
         return TargetInfo(state.kubeconfig, state.context,
                           s.prometheus_url or eps.get("prometheus_url"),
@@ -139,6 +145,16 @@ class RunContext:
             state = up(LabConfig(), lab_dir, quiet=self.narrator.quiet)
         self._started_lab = lab_dir
         return state
+
+    @cached_property
+    def load_prometheus(self) -> LocalPrometheus:
+        """The run's own Prometheus, for runner-side load off the lab: started on first use,
+        shared by the session's tests, stopped by close()."""
+        from gameday.load.local_prometheus import LocalPrometheus
+
+        prom = LocalPrometheus(self.prepare_dir() / "load-prometheus")
+        prom.start()
+        return prom
 
     @cached_property
     def profile(self) -> Profile:
@@ -175,8 +191,9 @@ class RunContext:
         if override := self.overrides.get("zones"):
             return [z.strip() for z in override.split(",") if z.strip()]
         if self.settings.uses_lab:
-            from gameday.lab.config import LabConfig
-            from gameday.lab.state import LabState, default_dir
+            with lab_extra(NO_LAB):
+                from gameday.lab.config import LabConfig
+                from gameday.lab.state import LabState, default_dir
 
             lab_dir = (self.settings.lab_dir or default_dir()).resolve()
             try:
@@ -190,9 +207,11 @@ class RunContext:
         return zones
 
     def close(self) -> list[str]:
-        """Session end: revert anything still outstanding, release the cluster lock, stop a
-        lab we started."""
+        """Session end: revert anything still outstanding, release the cluster lock, stop the
+        run's own Prometheus and a lab we started."""
         messages: list[str] = []
+        if "load_prometheus" in self.__dict__:
+            self.load_prometheus.stop()
         if "ledger" in self.__dict__ and self.ledger.path.exists():
             from gameday.faults.recover import recover
 
