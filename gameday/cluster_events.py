@@ -16,6 +16,7 @@ from gameday.adapters.kube import KubeAdapter, KubeApiError
 from gameday.adapters.kube_types import ClusterEvent
 
 Sink = Callable[[ClusterEvent, dt.datetime], None]
+Warn = Callable[[str], None]
 
 
 def _parse(ts: str) -> dt.datetime | None:
@@ -26,12 +27,16 @@ def _parse(ts: str) -> dt.datetime | None:
 
 
 class EventRecorder:
-    """Feeds every Event newer than `since` (new ones and repeats) to `sink`, until stopped."""
+    """Feeds every Event newer than `since` (new ones and repeats) to `sink`, until stopped.
+
+    A failed list is told to `warn` once per distinct error (a missing `list events` right
+    would otherwise leave the report without events and without a word on why)."""
 
     def __init__(self, kube: KubeAdapter, sink: Sink, since: dt.datetime,
-                 interval: float = 1.0) -> None:
+                 interval: float = 1.0, warn: Warn | None = None) -> None:
         self.kube = kube
         self.sink = sink
+        self.warn = warn
         self.since = since.replace(microsecond=0)  # Event times have second precision
         self.interval = interval
         self.errors: list[str] = []
@@ -53,6 +58,8 @@ class EventRecorder:
         try:
             events = self.kube.list_events()
         except KubeApiError as exc:
+            if str(exc) not in self.errors and self.warn is not None:
+                self.warn(unavailable(exc))
             self.errors.append(str(exc))
             return
         for event in sorted(events, key=lambda e: e.last_seen):
@@ -65,3 +72,11 @@ class EventRecorder:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.poll()
+
+
+def unavailable(exc: KubeApiError) -> str:
+    """Why the timeline has no Kubernetes events, and what to do about it."""
+    if exc.status in (401, 403):
+        return (f"Kubernetes events unavailable, the timeline shows none: {exc}; grant the "
+                "harness `list` on `events` cluster-wide (deploy/rbac.yaml has the rule)")
+    return f"Kubernetes events unavailable, the timeline may miss some: {exc}"
