@@ -38,7 +38,7 @@ def recover_command(ledger: Path | None, kubeconfig: Path | None, context: str |
         ledger = find_outstanding(report_dir)
     elif not ledger.exists():
         raise UsageError(f"no ledger at {ledger}")
-    for line in stop_load(runs=[ledger.parent.name] if ledger is not None else []):
+    for line in stop_load(runs=[ledger.resolve().parent.name] if ledger is not None else []):
         print(line)
     if ledger is None:
         print(f"nothing to recover: no ledger under {report_dir}/ has open records")

@@ -12,8 +12,10 @@ from urllib.parse import urlsplit
 
 from gameday.errors import UsageError
 
-# A run without run_time_s still stops by itself after this long, so a harness that dies
-# without calling stop() never leaves load running against a cluster for more than an hour.
+# The longest a run may be asked for, and the hard deadline of a run without run_time_s. It
+# is not what ends the load of a dead harness (the parent-death signal and the lease do, within
+# seconds: gameday/load/runner.py), nor of a game day's load (GameDay renews the lease only up
+# to its last planned step plus a margin), only of a harness alive and renewing for too long.
 SAFETY_CAP_S = 3600.0
 
 # Options LoadRun sets itself: passing them again would silently fight the runner.
@@ -42,7 +44,8 @@ class LoadSpec:
     it listens on master_bind:master_port (a fixed port, so workers can be started first; they
     retry for 5 minutes). Only local workers feed the client-side Prometheus metrics; the
     run's totals and timeline (from the master) include every worker.
-    run_time_s None runs until LoadRun.stop(), at most SAFETY_CAP_S.
+    run_time_s None runs until LoadRun.stop(), at most SAFETY_CAP_S, and in a game day at most
+    a margin past the scenario's last planned step; a run_time_s given always wins.
     """
 
     host: str

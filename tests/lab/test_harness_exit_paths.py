@@ -1,6 +1,8 @@
 """The revert guarantee through the whole harness: a scenario run as a pytest subprocess against
 the session's lab puts the cluster back on every way out — pass, failed assertion, exception,
-SIGINT, SIGTERM, and SIGKILL followed by `gameday recover`.
+SIGINT, SIGTERM, and SIGKILL followed by `gameday recover`. And nothing the run started
+survives it: SIGKILLed mid-load, its Locust processes are gone within seconds and the load's
+target receives no more requests.
 
 The scenario holds a GCE-mode zone outage (MIG repair off, the zone's VMs stopped), the fault
 with the most to undo. A signal is sent only once the ledger holds the fault's `open` record,
@@ -26,10 +28,13 @@ from gameday.faults.ledger import LEDGER_NAME, Ledger
 from gameday.faults.lock import LOCK_NAME, LOCK_NAMESPACE
 from tests.conftest import ROOT, LabHandle
 from tests.helpers import eventually
+from tests.unit.test_load_lease import load_pids
+from tests.unit.test_load_run import Target
 
 pytestmark = pytest.mark.lab
 
 SCENARIO = textwrap.dedent('''
+    import contextlib
     import time
 
     from gameday.faults.zone_outage import ZoneOutage
@@ -37,13 +42,15 @@ SCENARIO = textwrap.dedent('''
 
     def test_outage_exit(gameday):
         how = gameday.param("exit", "pass")
-        with gameday.inject(ZoneOutage, zone=gameday.param("zone", "")):
-            if how == "assertion":
-                assert 0.5 >= 0.99, "availability SLO missed (on purpose)"
-            if how == "exception":
-                raise RuntimeError("scenario bug (on purpose)")
-            if how == "signal":
-                time.sleep(90)  # the test signals this process meanwhile
+        target = gameday.param("target", "")  # a URL: send load there around the fault
+        with gameday.load(host=target, users=2) if target else contextlib.nullcontext():
+            with gameday.inject(ZoneOutage, zone=gameday.param("zone", "")):
+                if how == "assertion":
+                    assert 0.5 >= 0.99, "availability SLO missed (on purpose)"
+                if how == "exception":
+                    raise RuntimeError("scenario bug (on purpose)")
+                if how == "signal":
+                    time.sleep(90)  # the test signals this process meanwhile
         # the recovery after the revert is part of the game day: the lock stays till the end
         assert gameday.kube.get_lease("gameday", "gameday-lock") is not None
 ''')
@@ -71,12 +78,14 @@ def leftovers(kube: KubeAdapter, compute: ComputeAdapter) -> list[str]:
     return cluster_problems(kube, compute) + held
 
 
-def start(lab: LabHandle, tmp_path: Path, exit_how: str, zone: str) -> subprocess.Popen[str]:
+def start(lab: LabHandle, tmp_path: Path, exit_how: str, zone: str,
+          target: str | None = None) -> subprocess.Popen[str]:
     (tmp_path / "test_outage_exit.py").write_text(SCENARIO)
     cmd = [sys.executable, "-m", "pytest", "-p", "no:locust", "-p", "no:cacheprovider", "-q",
            "test_outage_exit.py", "--lab-dir", str(lab.state_dir), "--lab=running",
            "--report-dir", str(tmp_path / "reports"), "--gameday-set", f"exit={exit_how}",
-           "--gameday-set", f"zone={zone}"]
+           "--gameday-set", f"zone={zone}",
+           *(["--gameday-set", f"target={target}"] if target else [])]
     return subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
@@ -157,4 +166,33 @@ def test_sigkill_then_recover_command(lab: LabHandle, kube: KubeAdapter,
     assert "started gce://" in recover.stdout and "REPAIR" in recover.stdout
     assert "released the cluster lock" in recover.stdout
     assert Ledger(ledger).read().outstanding == ()
+    eventually(lambda: leftovers(kube, compute) == [], 60, "clean cluster", 0.5)
+
+
+def test_sigkill_mid_load_leaves_no_load(lab: LabHandle, kube: KubeAdapter,
+                                         compute: ComputeAdapter, tmp_path: Path,
+                                         outage_zone: str) -> None:
+    """The run's Locust is found by its run marker in /proc environ; the target, a loopback
+    server of this test, counts what it receives."""
+    with Target() as target:
+        proc = start(lab, tmp_path, "signal", outage_zone, target=target.url)
+        ledger = wait_fault_held(tmp_path, proc)
+        run_id = ledger.resolve().parent.name  # not `latest`, the symlink to it
+        eventually(lambda: load_pids(run_id), 30, "the run's load processes")
+        hits = target.hits["/"]
+        eventually(lambda: target.hits["/"] > hits + 50, 15, "load reaching the target")
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+        killed = time.monotonic()
+        eventually(lambda: not load_pids(run_id), 15, "no load process of the killed run")
+        print(f"last load process gone {time.monotonic() - killed:.2f}s after SIGKILL")
+        time.sleep(0.5)  # requests in flight when the last process went
+        quiet = target.hits["/"]
+        time.sleep(3)
+        assert target.hits["/"] == quiet, "the target still receives requests"
+    recover = subprocess.run([sys.executable, "-m", "gameday.cli", "recover", "--ledger",
+                              str(ledger), "--lab-dir", str(lab.state_dir)], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert recover.returncode == 0, recover.stdout + recover.stderr
+    assert "load process" not in recover.stdout  # nothing was left for recover to stop
     eventually(lambda: leftovers(kube, compute) == [], 60, "clean cluster", 0.5)

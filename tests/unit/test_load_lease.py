@@ -44,8 +44,9 @@ def target() -> Iterator[Target]:
 
 
 def load_pids(run_id: str) -> list[int]:
-    """Live (not zombie) processes whose environment carries the run's marker."""
-    marker = f"{RUN_ENV}={run_id}".encode()
+    """Live (not zombie) processes whose environment carries the load run's marker, or that of
+    a load run of game-day run `run_id` (`<run_id>-<n>`)."""
+    prefix = f"{RUN_ENV}={run_id}".encode()
     pids = []
     for entry in Path("/proc").iterdir():
         try:
@@ -53,7 +54,8 @@ def load_pids(run_id: str) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue
-        if marker in environ and state not in "ZX":
+        if state not in "ZX" and any(v == prefix or v.startswith(prefix + b"-")
+                                     for v in environ):
             pids.append(int(entry.name))
     return pids
 
