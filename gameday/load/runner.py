@@ -71,6 +71,8 @@ _POLL_S = 0.1
 START_TIMEOUT_S = 30.0
 REMOTE_START_TIMEOUT_S = 300.0
 _SCRAPE_TIMEOUT_S = 1.0
+# After the first failed request, how long the target has to answer one before the start fails.
+UNANSWERED_S = 5.0
 # The lease is touched this often; its length (lease_s) must leave room for a few misses.
 LEASE_RENEW_S = 2.0
 
@@ -307,17 +309,25 @@ class LoadRun:
         tmp.replace(self.sd_file)
 
     def _wait_for_requests(self) -> None:
+        """Until the target answers a request (any status). A target that only refuses, resets
+        or times out is a start error naming it, raised before the scenario injects anything:
+        such a game day could only measure its own wrong URL. Answers are looked for until
+        UNANSWERED_S after the first failed request (a target still coming up gets that long)."""
         deadline = time.monotonic() + self.start_timeout_s
-        sent = 0.0
+        first_failure: float | None = None
         while time.monotonic() < deadline:
             for name, proc in self._procs.items():
                 if proc.poll() is not None:
                     raise LoadError(
                         f"Locust ({name}) exited with code {proc.returncode} before sending "
                         f"load; last lines of {self._logs[name]}:\n{_tail(self._logs[name])}")
-            sent = self.requests_sent()
-            if sent > 0:
+            sent, answered = self._request_counts()
+            if answered > 0:
                 return
+            if sent > 0:
+                first_failure = first_failure or time.monotonic()
+                if time.monotonic() - first_failure > UNANSWERED_S:
+                    self._unreachable(sent)
             time.sleep(_POLL_S)
         hint = ""
         if self.spec.remote_workers:
@@ -328,9 +338,23 @@ class LoadRun:
             f"Locust sent no request within {self.start_timeout_s:g}s ({self.spec.host}){hint}; "
             f"last lines of its logs:\n" + "\n".join(_tail(p) for p in self._logs.values()))
 
-    def requests_sent(self) -> float:
-        """Requests completed so far, from the load processes' metrics (unreachable ones as 0)."""
-        total = 0.0
+    def _unreachable(self, sent: float) -> None:
+        """Stop the run (its failures file says why the requests failed) and raise."""
+        self.stop()
+        try:
+            errors = json.loads((self.out_dir / "load_failures.json").read_text())
+            why = "; ".join(f"{e['error']} x{e['occurrences']}" for e in errors[:3])
+        except (OSError, ValueError, KeyError, TypeError):
+            why = f"see {self._logs[self._main_name]}"
+        raise LoadError(
+            f"the load target {self.spec.host} does not answer: {sent:g} requests, none got a "
+            f"response within {UNANSWERED_S:g}s ({why}): the load did not start; check the URL "
+            "and that this machine reaches it")
+
+    def _request_counts(self) -> tuple[float, float]:
+        """(requests completed, of which answered with any status) from the load processes'
+        metrics; an exporter not listening yet counts as 0."""
+        total = answered = 0.0
         for address in self.metrics_addresses:
             try:
                 with urllib.request.urlopen(f"http://{address}/metrics",
@@ -340,8 +364,12 @@ class LoadRun:
                 continue  # not listening yet: the caller polls again
             for family in text_string_to_metric_families(text):
                 if family.name == "gameday_load_requests":
-                    total += sum(s.value for s in family.samples if s.name.endswith("_total"))
-        return total
+                    for sample in family.samples:
+                        if sample.name.endswith("_total"):
+                            total += sample.value
+                            if sample.labels.get("code_class") != "error":
+                                answered += sample.value
+        return total, answered
 
     def _reap(self, procs: list[subprocess.Popen], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

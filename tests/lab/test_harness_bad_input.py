@@ -107,7 +107,7 @@ EXPECTED = {  # test -> text its failure must contain
     "test_missing_app_deployment": "no Deployment gameday-demo/nope",
     "test_missing_locustfile": "is not an existing .py file",
     "test_broken_locustfile": "before sending load",
-    "test_load_host_unreachable": "steady state not met, nothing was injected",
+    "test_load_host_unreachable": "the load target http://127.0.0.1:9 does not answer",
 }
 
 WOULD_INJECT = textwrap.dedent('''

@@ -229,6 +229,20 @@ def test_broken_locustfile_is_a_clear_error(target: Target, tmp_path: Path, sour
     assert not run.running
 
 
+def test_a_target_that_never_answers_fails_the_start(tmp_path: Path,
+                                                    closed_port: int) -> None:
+    """Before any fault: the error names the target and why its requests failed."""
+    run = LoadRun(LoadSpec(host=f"http://127.0.0.1:{closed_port}", users=2), tmp_path / "run")
+    started = time.monotonic()
+    with pytest.raises(LoadError) as caught:
+        run.start()
+    assert time.monotonic() - started < 15
+    message = str(caught.value)
+    assert f"the load target http://127.0.0.1:{closed_port} does not answer" in message
+    assert "Connection refused" in message or "ConnectionRefused" in message
+    assert not run.running
+
+
 def test_two_workers_share_the_load(target: Target, tmp_path: Path) -> None:
     before = target.hits["/"]
     run = LoadRun(LoadSpec(host=target.url, users=6, workers=2, run_time_s=2),
