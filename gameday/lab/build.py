@@ -2,9 +2,15 @@
 
 Debian ships Kubernetes only as source (package `kubernetes`, 1.20) plus a kubectl binary, so the
 server binaries are built from that source with the tree's own `make WHAT=...`, then cached under
-~/.cache/gameday/k8s/<version>/bin: the build takes minutes once, later runs find the cache.
+~/.cache/gameday/k8s/<version>+<BUILD_TAG>/bin: the build takes minutes once, later runs find the cache.
 The vendored reflect2 1.0.1 crashes kube-apiserver under Go >= 1.18 (`fatal error: fault` in
 mapiterinit), so it is replaced by Debian's 1.0.2 copy before building.
+
+One source change makes the lab's network work: the apiserver refuses to proxy to loopback
+addresses ("address not allowed", a guard against reaching the apiserver's own host), and every
+lab pod IP is loopback (127.B.x.y), so `pods/NAME:PORT/proxy` (how gameday drives in-cluster
+Locust) would fail. The patch drops only the loopback test; link-local stays refused. The cache
+folder carries BUILD_TAG, so a build without the current patches is rebuilt, not reused.
 """
 
 from __future__ import annotations
@@ -25,6 +31,13 @@ APT_PACKAGES = {
 BUILD_PACKAGES = ["golang-go", "golang-github-modern-go-reflect2-dev", "rsync", "dpkg-dev"]
 REFLECT2_SRC = Path("/usr/share/gocode/src/github.com/modern-go/reflect2")
 SOURCES_FILE = Path("/etc/apt/sources.list.d/gameday-deb-src.sources")
+# bump when the source changes below change: a cached build under another tag is stale
+BUILD_TAG = "lab2"
+# (file in the tree, exact text, replacement); each must match exactly once
+SOURCE_PATCHES = (
+    ("pkg/proxy/util/utils.go",
+     "if ip.IsLoopback() || ip.IsLinkLocalUnicast()", "if ip.IsLinkLocalUnicast()"),
+)
 
 
 def _run(argv: list[str], step: Step | None = None, cwd: Path | None = None,
@@ -114,6 +127,36 @@ def _patch_reflect2(tree: Path) -> None:
             shutil.copy2(f, vendored / f.name)
 
 
+def _patch_sources(tree: Path) -> None:
+    """Apply SOURCE_PATCHES; a source that does not match fails the build, never half-patches."""
+    for rel, old, new in SOURCE_PATCHES:
+        path = tree / rel
+        text = path.read_text()
+        if text.count(new) and not text.count(old):
+            continue  # already applied (a kept tree)
+        if text.count(old) != 1:
+            raise LabError(f"cannot patch {path}: expected `{old}` once, found it "
+                           f"{text.count(old)} times (a different Kubernetes source?)")
+        path.write_text(text.replace(old, new))
+
+
+def _build_key(version: str) -> str:
+    return f"{version}+{BUILD_TAG}"
+
+
+def _stale_builds() -> list[Path]:
+    """Our cached builds made before the current patches (their folder lacks BUILD_TAG)."""
+    root = binaries.cache_dir() / "k8s"
+    return [d for d in root.iterdir() if d.is_dir() and not d.name.endswith(f"+{BUILD_TAG}")
+            ] if root.is_dir() else []
+
+
+def _uses_stale_build() -> bool:
+    """The Kubernetes binaries found are a stale build of ours (user-provided ones are kept)."""
+    found = binaries.find("kube-apiserver")
+    return found is not None and found.parent.parent in _stale_builds()
+
+
 def build_kubernetes(step: Step) -> Path:
     """Fetch Debian's kubernetes source, patch, build the three servers, cache; return bin dir."""
     src_root = binaries.cache_dir() / "src"
@@ -122,7 +165,7 @@ def build_kubernetes(step: Step) -> Path:
     _enable_deb_src()
     _run(["apt-get", "update", "-qq"], step)
     version = _source_version()
-    bin_dir = binaries.cache_dir() / "k8s" / version / "bin"
+    bin_dir = binaries.cache_dir() / "k8s" / _build_key(version) / "bin"
     tree = src_root / f"kubernetes-{version.split('-')[0]}"
     if not tree.is_dir():
         step.update("apt-get source kubernetes")
@@ -135,6 +178,7 @@ def build_kubernetes(step: Step) -> Path:
             raise LabError(f"apt-get source kubernetes unpacked nothing into {src_root}")
         tree = trees[0]
     _patch_reflect2(tree)
+    _patch_sources(tree)
     gopath = tree / ".go"
     link = gopath / "src/k8s.io/kubernetes"
     link.parent.mkdir(parents=True, exist_ok=True)
@@ -148,6 +192,8 @@ def build_kubernetes(step: Step) -> Path:
     for name in binaries.K8S_BINARIES:
         shutil.copy2(tree / "_output/bin" / name, bin_dir / name)
     shutil.rmtree(tree)  # 2+ GB of build tree; the binaries are what we keep
+    for stale in _stale_builds():  # never picked again, whatever their folders' mtimes
+        shutil.rmtree(stale, ignore_errors=True)
     return bin_dir
 
 
@@ -162,14 +208,15 @@ def install(quiet: bool = False) -> dict[str, Path]:
             "envtest or release binaries) in a folder named by $GAMEDAY_K8S_BIN."
         )
     apt = [APT_PACKAGES[b] for b in missing if b in APT_PACKAGES]
-    if any(b in binaries.K8S_BINARIES for b in missing):
+    rebuild = _is_debian() and _uses_stale_build()
+    if rebuild or any(b in binaries.K8S_BINARIES for b in missing):
         apt += [p for p in BUILD_PACKAGES if not _apt_installed(p)]
     if apt:
         with Step(f"apt-get install {' '.join(apt)}", quiet=quiet) as step:
             _run(["apt-get", "update", "-qq"], step)
             _run(["apt-get", "install", "-y", "-qq", *apt], step,
                  env={"DEBIAN_FRONTEND": "noninteractive"})
-    if any(b in binaries.K8S_BINARIES for b in binaries.missing()):
+    if rebuild or any(b in binaries.K8S_BINARIES for b in binaries.missing()):
         with Step("building Kubernetes from Debian's source package", quiet=quiet) as step:
             build_kubernetes(step)
     return dict(binaries.resolve().paths)
