@@ -2,7 +2,8 @@
 
 Debian ships Kubernetes only as source (package `kubernetes`, 1.20) plus a kubectl binary, so the
 server binaries are built from that source with the tree's own `make WHAT=...`, then cached under
-~/.cache/gameday/k8s/<version>+<BUILD_TAG>/bin: the build takes minutes once, later runs find the cache.
+~/.cache/gameday/k8s/<version>+<BUILD_TAG>/bin: the build takes minutes once, later runs find
+the cache.
 The vendored reflect2 1.0.1 crashes kube-apiserver under Go >= 1.18 (`fatal error: fault` in
 mapiterinit), so it is replaced by Debian's 1.0.2 copy before building.
 
