@@ -146,11 +146,12 @@ from pathlib import Path
 
 from gameday.load import LoadRun, LoadSpec
 
-host, out, run_id, tied = sys.argv[1:5]
+host, out, run_id, tied, lease_s = sys.argv[1:6]
 if tied == "untied":  # a harness whose load would not die with it: only recover can help
     import gameday.load.spawn
     gameday.load.spawn._die_with_parent = lambda parent: (lambda: None)
-run = LoadRun(LoadSpec(host=host, users=2, workers=1), Path(out), run_id=run_id, lease_s=30)
+run = LoadRun(LoadSpec(host=host, users=2, workers=1), Path(out), run_id=run_id,
+              lease_s=float(lease_s))
 starter = threading.Thread(target=run.start)  # ends right away: load must outlive it
 starter.start()
 starter.join()
@@ -159,9 +160,11 @@ time.sleep(120)
 """
 
 
-def start_harness(target: Target, tmp_path: Path, run_id: str, tied: str) -> subprocess.Popen:
+def start_harness(target: Target, tmp_path: Path, run_id: str, tied: str,
+                  lease_s: float = 30) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-c", HARNESS, target.url, str(tmp_path / "run"), run_id, tied],
+        [sys.executable, "-c", HARNESS, target.url, str(tmp_path / "run"), run_id, tied,
+         str(lease_s)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()  # bounded: LoadRun.start raises after its start timeout
@@ -206,3 +209,39 @@ def test_recover_stops_load_of_a_dead_harness_with_a_fresh_lease(target: Target,
     assert "stopped 2 load processes of run untied-1 (its harness (pid " in out.stdout
     assert "nothing to recover" in out.stdout
     assert_target_quiet(target, "untied-1")
+
+
+def test_stopped_harness_load_ends_with_its_lease(target: Target, tmp_path: Path) -> None:
+    """SIGSTOP: the parent is alive, so no parent-death signal; the lease ends the load."""
+    proc = start_harness(target, tmp_path, "stopped-1", "tied", lease_s=3)
+    try:
+        proc.send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        eventually(lambda: not load_pids("stopped-1"), 15, "the load of a stopped harness")
+        assert time.monotonic() - stopped < 3 + 4  # lease, renewal period, a check, shutdown
+        assert "lease not renewed" in (tmp_path / "run" / "master.log").read_text()
+        assert_target_quiet(target, "stopped-1")
+    finally:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def test_recover_stops_a_stopped_harness_load_but_not_a_live_one(target: Target,
+                                                                  tmp_path: Path) -> None:
+    proc = start_harness(target, tmp_path, "stopped-2", "tied")
+    live = LoadRun(LoadSpec(host=target.url, users=1), tmp_path / "live", run_id="live-1")
+    try:
+        with live:
+            proc.send_signal(signal.SIGSTOP)
+            out = subprocess.run(
+                [sys.executable, "-m", "gameday.cli", "recover", "--report-dir",
+                 str(tmp_path / "none")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+            assert out.returncode == 0, out.stderr
+            assert (f"stopped 2 load processes of run stopped-2 (its harness (pid {proc.pid}) "
+                    "is stopped)") in out.stdout
+            assert "live-1" not in out.stdout and live.running
+        assert live.killed == []
+    finally:
+        proc.kill()
+        proc.wait(timeout=5)
+    assert load_pids("stopped-2") == []
