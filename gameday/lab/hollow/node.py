@@ -242,8 +242,10 @@ class HollowNode:
 
     async def _forget(self, key: str) -> None:
         runner = self.pods.pop(key, None)
-        if runner is not None and runner.ip:
-            self._ips.release(runner.ip)
+        if runner is not None:
+            runner.volumes.remove()
+            if runner.ip:
+                self._ips.release(runner.ip)
 
     async def power_off(self, graceful: bool) -> None:
         """Shut down: graceful gives pods GKE's 15 s + 15 s split; abrupt kills everything."""
@@ -267,6 +269,7 @@ class HollowNode:
             task.cancel()
         for runner in self.pods.values():
             runner.kill_now()
+            runner.volumes.remove()  # re-admission after power-on sets them up again
         self.pods.clear()
         self.ctx.record("node.off", {"node": self.spec.name})
 

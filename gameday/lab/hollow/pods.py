@@ -1,5 +1,11 @@
 """One pod on a hollow node: its containers as real processes (lab images) or simulated ones,
 their probes, restarts, graceful termination, and the pod status a kubelet would post.
+
+A pod with a real process first gets its volumes (gameday.lab.hollow.volumes): until they can be
+set up (a ConfigMap not created yet) it stays Pending with its containers ContainerCreating and a
+FailedMount event, and is retried every MOUNT_RETRY_S. Simulated pods skip volumes, as KWOK does.
+What each container runs is gameday.lab.hollow.containers' business. `activeDeadlineSeconds` is
+enforced as by the kubelet: past it, the containers get their grace and the pod is Failed.
 """
 
 from __future__ import annotations
@@ -7,24 +13,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import datetime as dt
 import os
 import signal
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from gameday.lab.hollow.images import program_for
+from gameday.lab.hollow.containers import LAB_ENV_MARKER as LAB_ENV_MARKER
+from gameday.lab.hollow.containers import Container, make_container, runs_processes
+from gameday.lab.hollow.events import pod_event
 from gameday.lab.hollow.kuberest import KubeApiError, KubeRest
 from gameday.lab.hollow.probes import ProbeSpec, ProbeState, run_probe
 from gameday.lab.hollow.timefmt import now_iso
+from gameday.lab.hollow.volumes import PodVolumes, VolumeNotReady
 
 TICK_S = 0.1
-LAB_ENV_MARKER = "GAMEDAY_LAB_STATE"  # lets `lab down` find pod processes orphaned by a crash
 MAX_BACKOFF_S = 10.0
+MOUNT_RETRY_S = 1.0
+START_ERROR_CODE = 128  # what containerd reports for a container whose program cannot start
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 PR_SET_PDEATHSIG = 1
 
 
@@ -42,47 +54,18 @@ class NodeContext:
     ip: str
     kube: KubeRest
     http: aiohttp.ClientSession
-    log_dir: Path
+    log_dir: Path  # the node's own folder: pod logs, and pods' volumes under volumes/
     record: Callable[[str, dict], None]  # ground-truth events for tests and reports
     spawn: Callable[[Coroutine[Any, Any, None]], None]  # background work the fleet keeps alive
 
 
-@dataclass
-class Container:
-    spec: dict
-    argv: list[str] | None  # None: simulated image
-    env: dict[str, str]
-    readiness: ProbeState | None = None
-    liveness: ProbeState | None = None
-    proc: asyncio.subprocess.Process | None = None
-    restarts: int = 0
-    started_at: str = ""
-    restart_at: float = 0.0
-    exit_code: int | None = None
-    last_state: dict = field(default_factory=dict)
-
-    @property
-    def ready(self) -> bool:
-        if self.argv is not None and (self.proc is None or self.proc.returncode is not None):
-            return False
-        return self.readiness.ok if self.readiness else True
-
-
-def _env(spec: dict, pod: dict, pod_ip: str, node: NodeContext) -> dict[str, str]:
-    fields = {"status.podIP": pod_ip, "metadata.name": pod["metadata"]["name"],
-              "metadata.namespace": pod["metadata"]["namespace"], "spec.nodeName": node.name,
-              "status.hostIP": node.ip}
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GAMEDAY_POD_IP": pod_ip,
-           LAB_ENV_MARKER: os.environ.get(LAB_ENV_MARKER, ""),
-           "GAMEDAY_POD_NAME": pod["metadata"]["name"], "GAMEDAY_NODE_NAME": node.name,
-           "GAMEDAY_POD_NAMESPACE": pod["metadata"]["namespace"],
-           "GAMEDAY_PORTS": ",".join(str(p["containerPort"]) for p in spec.get("ports", []))}
-    for item in spec.get("env", []):
-        if "value" in item:
-            env[item["name"]] = str(item["value"])
-        elif (ref := item.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")) in fields:
-            env[item["name"]] = fields[ref]
-    return env
+def _active_deadline(pod: dict, start_time: str) -> float | None:
+    """Unix time at which activeDeadlineSeconds (counted from status.startTime) runs out."""
+    seconds = pod["spec"].get("activeDeadlineSeconds")
+    if seconds is None:
+        return None
+    started = dt.datetime.strptime(start_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    return started.timestamp() + seconds
 
 
 class PodRunner:
@@ -96,19 +79,42 @@ class PodRunner:
         self.key = f"{meta['namespace']}/{meta['name']}"
         self.uid = meta["uid"]
         self.restart_policy = pod["spec"].get("restartPolicy", "Always")
-        self.containers = [self._container(c) for c in pod["spec"]["containers"]]
+        self.containers: list[Container] = []  # made once the volumes are set up
+        self.volumes = PodVolumes(node.log_dir / "volumes" /
+                                  f"{meta['namespace']}_{meta['name']}_{self.uid[:8]}")
         self.start_time = pod.get("status", {}).get("startTime") or now_iso()
-        self.phase = "Running"
+        self.phase = "Pending"
         self.terminating = False
+        self._mount_error = ""
+        self._mount_retry_at = 0.0
+        self._deadline = _active_deadline(pod, self.start_time)
         self._task: asyncio.Task | None = None
         self._posted: dict | None = None
         self._recorded_ready = False
         self._transitions: dict[str, tuple[str, str]] = {}
 
-    def _container(self, spec: dict) -> Container:
-        prog = program_for(spec.get("image", ""))
-        argv = [*prog, *spec.get("args", [])] if prog else None
-        return Container(spec, argv, _env(spec, self.pod, self.ip, self.node))
+    async def _prepare(self) -> bool:
+        """Volumes, then the containers; False (pod stays Pending) while a volume waits."""
+        if runs_processes(self.pod):
+            try:
+                await self.volumes.set_up(self.pod, self.node.kube)
+            except VolumeNotReady as exc:
+                self._mount_retry_at = time.monotonic() + MOUNT_RETRY_S
+                if str(exc) != self._mount_error:  # a kubelet repeats it; once is enough here
+                    self._mount_error = str(exc)
+                    self.node.record("pod.mount_failed", {"pod": self.key, "error": str(exc)})
+                    await self._event("Warning", "FailedMount", str(exc))
+                return False
+            for note in self.volumes.notes:
+                await self._event("Warning", "LabVolume", note)
+        self.containers = [make_container(c, self.pod, self.ip, self.node.name, self.node.ip,
+                                          self.volumes)
+                           for c in self.pod["spec"]["containers"]]
+        self.phase = "Running"
+        return True
+
+    async def _event(self, kind: str, reason: str, message: str) -> None:
+        await pod_event(self.node.kube, self.pod, self.node.name, kind, reason, message)
 
     @property
     def path(self) -> str:
@@ -116,8 +122,9 @@ class PodRunner:
         return f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
 
     async def start(self) -> None:
-        for c in self.containers:
-            await self._start_container(c)
+        if await self._prepare():
+            for c in self.containers:
+                await self._start_container(c)
         await self.post_status()
         self._task = asyncio.create_task(self._run(), name=f"pod {self.key}")
 
@@ -132,37 +139,59 @@ class PodRunner:
         c.exit_code = None
         if c.argv is None:
             return
+        if c.start_error:
+            if c.restarts == 0:
+                await self._event("Warning", "Failed", c.start_error)
+            self._exited(c, START_ERROR_CODE, "StartError", c.start_error, now)
+            return
         log = self.node.log_dir / f"{self.key.replace('/', '_')}_{c.spec['name']}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
+        c.cwd.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as out:
             c.proc = await asyncio.create_subprocess_exec(
-                *c.argv, env=c.env, stdout=out, stderr=asyncio.subprocess.STDOUT,
+                *c.argv, env=c.env, cwd=c.cwd, stdout=out, stderr=asyncio.subprocess.STDOUT,
                 stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent)
 
     async def _run(self) -> None:
-        """Probe, watch processes, restart on failure, post status on change."""
+        """Mount (retrying), probe, watch processes, restart on failure, post status on change."""
         while not self.terminating:
+            if self._deadline is not None and time.time() >= self._deadline:
+                # the kubelet's activeDeadlineSeconds: stop everything, the pod Failed
+                self.node.record("pod.deadline_exceeded", {"pod": self.key})
+                grace = self.pod["spec"].get("terminationGracePeriodSeconds", 30)
+                self.node.spawn(self.terminate(grace, "Failed", "DeadlineExceeded",
+                                               DEADLINE_MESSAGE))
+                return
             now = time.monotonic()
+            if self.phase == "Pending" and now >= self._mount_retry_at and await self._prepare():
+                for c in self.containers:
+                    await self._start_container(c)
             for c in self.containers:
                 await self._check(c, now)
-            if all(c.exit_code is not None for c in self.containers) and self.phase != "Running":
+            if self.phase in ("Succeeded", "Failed"):
                 await self.post_status_quietly()
                 return
             await self.post_status_quietly()
             await asyncio.sleep(TICK_S)
 
+    def _exited(self, c: Container, code: int, reason: str, message: str, now: float) -> None:
+        """A container ended: restart it later per restartPolicy, or settle the pod's phase
+        once every container has ended for good (Failed if any ended non-zero)."""
+        c.exit_code = code
+        terminated = {"exitCode": code, "reason": reason, "startedAt": c.started_at,
+                      "finishedAt": now_iso()}
+        c.last_state = {"terminated": {**terminated, "message": message} if message
+                        else terminated}
+        self.node.record("container.exited", {"pod": self.key, "code": code})
+        if self.restart_policy == "Always" or (self.restart_policy == "OnFailure" and code):
+            c.restart_at = now + min(MAX_BACKOFF_S, 2 ** min(c.restarts, 4) * 0.5)
+        elif all(x.exit_code is not None and not x.restart_at for x in self.containers):
+            self.phase = "Failed" if any(x.exit_code for x in self.containers) else "Succeeded"
+
     async def _check(self, c: Container, now: float) -> None:
         if c.proc is not None and c.proc.returncode is not None and c.exit_code is None:
-            c.exit_code = c.proc.returncode
-            c.last_state = {"terminated": {"exitCode": c.exit_code, "reason": "Error" if
-                                           c.exit_code else "Completed",
-                                           "startedAt": c.started_at, "finishedAt": now_iso()}}
-            self.node.record("container.exited", {"pod": self.key, "code": c.exit_code})
-            if self.restart_policy == "Always" or (self.restart_policy == "OnFailure"
-                                                   and c.exit_code != 0):
-                c.restart_at = now + min(MAX_BACKOFF_S, 2 ** min(c.restarts, 4) * 0.5)
-            else:
-                self.phase = "Failed" if c.exit_code else "Succeeded"
+            code = c.proc.returncode
+            self._exited(c, code, "Error" if code else "Completed", "", now)
         if c.exit_code is not None and c.restart_at and now >= c.restart_at:
             c.restart_at = 0.0
             c.restarts += 1
@@ -254,15 +283,21 @@ class PodRunner:
                 "lastState": c.last_state if c.exit_code is None else {},
                 "containerID": f"lab://{self.uid[:8]}-{c.spec['name']}-{c.restarts}",
             })
+        if not self.containers:  # volumes not set up: no sandbox, no IP yet (as a kubelet)
+            statuses = [{"name": spec["name"], "image": spec.get("image", ""), "imageID": "",
+                         "ready": False, "started": False, "restartCount": 0,
+                         "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}}
+                        for spec in self.pod["spec"]["containers"]]
         status = {
-            "phase": self.phase, "hostIP": self.node.ip, "podIP": self.ip,
-            "podIPs": [{"ip": self.ip}], "startTime": self.start_time,
+            "phase": self.phase, "hostIP": self.node.ip, "startTime": self.start_time,
             "conditions": [self._condition("Initialized", True),
                            self._condition("Ready", ready),
                            self._condition("ContainersReady", ready),
                            self._condition("PodScheduled", True)],
             "containerStatuses": statuses, "qosClass": "BestEffort",
         }
+        if self.containers:
+            status.update(podIP=self.ip, podIPs=[{"ip": self.ip}])
         if reason:
             status.update(reason=reason, message=message)
         return status
