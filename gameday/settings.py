@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from gameday.errors import UsageError
 
 LAB_MODES = ("auto", "running", "off")
+LOAD_PLACEMENTS = ("auto", "runner", "cluster")
+LOAD_MONITORS = ("auto", "annotations", "podmonitoring", "podmonitor")
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("prometheus_headers", "--prometheus-header", "extra header for Prometheus, "
            "'Name: value' (repeatable; e.g. Authorization for Managed Prometheus)", default=(),
            kind="list"),
-    Option("gce_project", "--gce-project", "GCE project of the node VMs (default: the lab's, "
-           "or from the nodes' providerID)"),
+    Option("gce_project", "--gce-project", "GCE project of the node VMs: checked with the "
+           "Compute API, and a node of another project is refused (default: the lab's, or "
+           "from the nodes' providerID)"),
     Option("gce_endpoint", "--gce-endpoint", "Compute Engine API endpoint override (default: "
            "the lab's; none on GKE)"),
     Option("allowed_contexts", "--allow-context", "kube context where destructive faults may "
@@ -56,6 +59,18 @@ OPTIONS: tuple[Option, ...] = (
            default="reports", kind="path"),
     Option("max_nodes", "--max-nodes", "blast radius: most nodes one fault may take",
            default=3, kind="int"),
+    Option("load_placement", "--load-placement", "where Locust runs: runner (this machine), "
+           "cluster (pods in namespace gameday of the target), auto (runner on the lab, "
+           "cluster otherwise)", default="auto"),
+    Option("load_image", "--load-image", "image of the load pods (default: locustio/locust at "
+           "the installed Locust version; e.g. a copy in your Artifact Registry)"),
+    Option("load_node_selector", "--load-node-selector", "node label the load pods must have, "
+           "KEY=VALUE (repeatable; e.g. cloud.google.com/gke-nodepool=default-pool)",
+           default=(), kind="list"),
+    Option("load_monitor", "--load-monitor", "how the cluster's Prometheus finds the load "
+           "pods: podmonitoring (Managed Prometheus), podmonitor (prometheus-operator), "
+           "annotations (prometheus.io/scrape), auto (by the CRDs that exist)",
+           default="auto"),
 )
 
 
@@ -85,6 +100,10 @@ class Settings:
     overrides: dict[str, str] = field(default_factory=dict)
     report_dir: Path = Path("reports")
     max_nodes: int = 3
+    load_placement: str = "auto"
+    load_image: str | None = None
+    load_node_selector: dict[str, str] = field(default_factory=dict)
+    load_monitor: str = "auto"
 
     @property
     def uses_lab(self) -> bool:
@@ -149,4 +168,10 @@ def validate(values: dict[str, Any]) -> Settings:
                                           "--prometheus-header", "'Name: value'")
     values["overrides"] = _pairs(values["overrides"], "=", "--gameday-set", "KEY=VALUE")
     values["allowed_contexts"] = frozenset(values["allowed_contexts"])
+    for name, choices in (("load_placement", LOAD_PLACEMENTS), ("load_monitor", LOAD_MONITORS)):
+        if values[name] not in choices:
+            raise UsageError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, "
+                             f"got {values[name]!r}")
+    values["load_node_selector"] = _pairs(values["load_node_selector"], "=",
+                                          "--load-node-selector", "KEY=VALUE")
     return Settings(**values)

@@ -48,11 +48,18 @@ class Verdicts:
     def load_losses(self) -> list[tuple[float, int, int]]:
         raise NotImplementedError
 
-    def _judge(self, slo: Any, prom: PromClient, window: Window) -> Verdict:
-        """One SLO over one window. A verdict on the load's own series over a window in which
-        the load lost a worker is INCONCLUSIVE: less load than planned, from fewer places,
-        says nothing about the service, and must be neither its failure nor its pass."""
-        verdict = slo.evaluate(prom, window)
+    def prom_for(self, slo: Any) -> PromClient:
+        raise NotImplementedError
+
+    def _judge(self, slo: Any, window: Window) -> Verdict:
+        """One SLO over one window, at the Prometheus that holds its series, once that has
+        scraped past the window's end. A verdict on the load's own series over a window in
+        which the load lost a worker is INCONCLUSIVE: less load than planned, from fewer
+        places, says nothing about the service, and must be neither its failure nor its
+        pass."""
+        prom = self.prom_for(slo)
+        prom.wait_for_scrape(window.end)
+        verdict = dataclasses.replace(slo.evaluate(prom, window), prometheus=prom.url)
         if metrics.PREFIX not in verdict.promql:
             return verdict
         lost = [(t, n, of) for t, n, of in self.load_losses() if t <= window.end.timestamp()]
@@ -81,12 +88,10 @@ class Verdicts:
         """Judge SLOs over each named phase's window; verdicts are kept for the reports."""
         if self.dry_run:
             return []
-        prom = self.prom
         verdicts = []
         for window in self.windows(*phases):
-            prom.wait_for_scrape(window.end)
             for slo in slos:
-                verdict = self._judge(slo, prom, window)
+                verdict = self._judge(slo, window)
                 verdicts.append(verdict)
                 self.evidence.add_verdict(verdict)
         return verdicts
@@ -113,11 +118,9 @@ class Verdicts:
             raise UsageError(f"recovery since must be 'inject' or 'revert', got {since!r}")
         (fault,) = self.windows("fault")
         end = max(p.end for p in self.evidence.phases)
-        prom = self.prom
-        prom.wait_for_scrape(end)
         start = fault.start if since == "inject" else fault.end
         slo = slo.for_scrape_interval(self.profile.scrape_interval)
-        verdict = self._judge(slo, prom, Window(f"recovery since {since}", start, end))
+        verdict = self._judge(slo, Window(f"recovery since {since}", start, end))
         self.evidence.add_verdict(verdict)
         if verdict.measured is not None:
             self.evidence.figures["recovery_time_s"] = verdict.measured
@@ -143,7 +146,7 @@ class Verdicts:
 
         since = min(k["killed_at"] for k in killed.data["killed"])
         end = max(p.end for p in self.evidence.phases).timestamp()
-        prom = self.prom
+        prom = self.prom_for(total)
         prom.wait_for_scrape(end)
         window = measure_error_window(prom, total, failed, since, end)
         self.evidence.figures.update({f"{name}_window_s": window.seconds,

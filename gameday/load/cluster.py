@@ -33,6 +33,7 @@ from gameday.load.bundle import build_bundle
 from gameday.load.manifests import Names, Placement
 from gameday.load.spec import LoadSpec
 from gameday.load.stats import LoadResult, read_result
+from gameday.load.wrapper import LEASE_ROUTE
 
 if TYPE_CHECKING:
     from gameday.adapters.kube import KubeAdapter
@@ -72,9 +73,9 @@ class ClusterLoad:
         self._progress = progress or (lambda message: None)
         self._record: str | None = None
         self._stop = threading.Event()
+        self._swarming = threading.Event()  # set once requests flow: workers counted from then
         self._keeper: threading.Thread | None = None
         self._last_seen = 0.0
-        self._state = "idle"
         self._prefix = self.out_dir / "load"
 
     # -- paths ------------------------------------------------------------------------------
@@ -108,6 +109,9 @@ class ClusterLoad:
                               body=manifests.master_pod(self.names, self.placement, bundle,
                                                         self._user_args(), deadline, active_s,
                                                         LEASE_S))
+            self._keeper = threading.Thread(target=self._keep, name=f"load-{self.run_id}",
+                                            daemon=True)
+            self._keeper.start()  # the master's lease runs from its start: renew from now on
             self.master_ip = self._wait_running([self.names.master])[self.names.master]
             for i in range(self.placement.workers):
                 self.kube.request("POST", f"/api/v1/namespaces/{self._ns}/pods",
@@ -123,16 +127,14 @@ class ClusterLoad:
         except BaseException:
             self.stop()
             raise
-        self._keeper = threading.Thread(target=self._keep, name=f"load-{self.run_id}",
-                                        daemon=True)
-        self._keeper.start()
+        self._swarming.set()
         return self
 
     @property
     def running(self) -> bool:
         """The master answered within the last lease (a few missed polls are a slow proxy,
         not a dead load)."""
-        return self._keeper is not None and time.monotonic() - self._last_seen < LEASE_S
+        return self._swarming.is_set() and time.monotonic() - self._last_seen < LEASE_S
 
     def stop(self) -> None:
         """Stop the swarm, keep the final figures, delete every object; idempotent."""
@@ -252,18 +254,17 @@ class ClusterLoad:
                                  query={"labelSelector": self.names.selector})["items"]
 
     def _keep(self) -> None:
-        """Renew the lease and watch the workers until stop()."""
-        self._last_seen = time.monotonic()
+        """Renew the lease from the master's creation, and once the swarm runs watch the
+        workers, until stop()."""
         expected = self.placement.workers
         while not self._stop.wait(KEEP_EVERY_S):
             try:
-                self.kube.request("POST", self._proxy("gameday/lease"))
+                self.kube.request("POST", self._proxy(LEASE_ROUTE.lstrip("/")))
                 workers = int(self.stats().get("worker_count", 0))
-            except Exception as exc:  # transient proxy errors: `running` turns False in time
-                self._state = f"master unreachable: {exc}"
-                continue
+            except Exception:  # not up yet, or a transient proxy error: `running` turns
+                continue  # False only when the master stays unreachable for a whole lease
             self._last_seen = time.monotonic()
-            if workers < expected:
+            if self._swarming.is_set() and workers < expected:
                 self.lost_workers.append((time.time(), expected - workers, self.placement.workers))
                 expected = workers
 

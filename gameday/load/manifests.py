@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gameday.load.bundle import MOUNT_PATH, Bundle
-from gameday.load.wrapper import ADDR_ENV, DEADLINE_ENV, PORT_ENV, RUN_ENV
+from gameday.load.wrapper import ADDR_ENV, DEADLINE_ENV, LEASE_S_ENV, PORT_ENV, RUN_ENV
 
 NAMESPACE = "gameday"
 MASTER_PORT = 5557  # Locust also uses the next one
 WEB_PORT = 8089
 METRICS_PORT = 9646
-LEASE_ENV = "GAMEDAY_LOAD_LEASE_S"  # the guard stops Locust when no renewal came this long
 APP = "gameday-load"
 RUN_LABEL = "gameday.dev/load-run"
 ROLE_LABEL = "gameday.dev/load-role"
@@ -82,7 +81,7 @@ def master_pod(names: Names, placement: Placement, bundle: Bundle, args: list[st
     return _pod(names.master, "master", names, placement, bundle, deadline, active_s, [
         "-f", bundle.entry_path, "--master", "--master-bind-host=$(POD_IP)",
         f"--master-bind-port={MASTER_PORT}", "--web-host=$(POD_IP)", f"--web-port={WEB_PORT}",
-        *args], {LEASE_ENV: f"{lease_s:g}"}, scraped=False)
+        *args], {LEASE_S_ENV: f"{lease_s:g}"}, scraped=False)
 
 
 def worker_pod(index: int, names: Names, placement: Placement, bundle: Bundle,

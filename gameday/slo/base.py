@@ -78,6 +78,7 @@ class Verdict:
     promql: str
     window: Window
     message: str
+    prometheus: str = ""  # the URL that answered (client- and server-side SLIs can differ)
 
     @property
     def passed(self) -> bool:
@@ -92,7 +93,8 @@ class Verdict:
         return {"slo_name": self.slo_name, "kind": self.kind, "phase": self.phase,
                 "target": self.target, "measured": self.measured,
                 "status": self.status.value, "promql": self.promql,
-                "window": self.window.to_dict(), "message": self.message}
+                "window": self.window.to_dict(), "message": self.message,
+                "prometheus": self.prometheus}
 
 
 def assert_slos(verdicts: Iterable[Verdict]) -> None:

@@ -64,11 +64,14 @@ def run_prometheus(workdir: Path, targets: list[str], *, job: str = "gameday-loa
 class DrivenExporter:
     """The load generator's metrics (team-agreed names), incremented by the test itself."""
 
+    RUN = "driven"  # the exporter's run label, which the load SLOs select on
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(metrics.REQUESTS, "requests", ("method", "name", "code",
-                                "code_class"), registry=self.registry)
-        self.duration = Histogram(metrics.DURATION, "durations", ("method", "name"),
+                                "code_class", metrics.RUN_LABEL), registry=self.registry)
+        self.duration = Histogram(metrics.DURATION, "durations",
+                                  ("method", "name", metrics.RUN_LABEL),
                                   buckets=metrics.BUCKETS, registry=self.registry)
         self.port = free_port()
         self._server, _thread = start_http_server(self.port, addr="127.0.0.1",
@@ -81,9 +84,9 @@ class DrivenExporter:
     def request(self, code: int, duration_s: float, n: int = 1, name: str = "/") -> None:
         """Count `n` requests answered `code` (0: no answer) after `duration_s` each."""
         code_class = f"{code // 100}xx" if code else "error"
-        self.requests.labels("GET", name, str(code), code_class).inc(n)
+        self.requests.labels("GET", name, str(code), code_class, self.RUN).inc(n)
         for _ in range(n):
-            self.duration.labels("GET", name).observe(duration_s)
+            self.duration.labels("GET", name, self.RUN).observe(duration_s)
 
     def close(self) -> None:
         self._server.shutdown()

@@ -45,7 +45,7 @@ def test_the_master_is_not_scraped_and_carries_the_lease() -> None:
     pod = manifests.master_pod(Names("r1"), PLACEMENT, BUNDLE, [], 1e9, 600, 30)
     assert pod["metadata"]["annotations"] == {}
     env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
-    assert env[manifests.LEASE_ENV] == "30"
+    assert env["GAMEDAY_LOAD_LEASE_S"] == "30"
 
 
 @pytest.mark.parametrize(("monitor", "kind", "endpoints"), [
@@ -89,6 +89,18 @@ class _Judge(Verdicts):
     def load_losses(self) -> list[tuple[float, int, int]]:
         return self.losses
 
+    def prom_for(self, slo: object) -> _Prom:
+        return _Prom()
+
+
+class _Prom:
+    """Stands in for a Prometheus that has scraped everything: only the caveat is tested."""
+
+    url = "http://127.0.0.1:9"
+
+    def wait_for_scrape(self, ts: object) -> float:
+        return 0.0
+
 
 class _Slo:
     def __init__(self, promql: str) -> None:
@@ -106,10 +118,10 @@ WINDOW = Window("fault", T0, T0 + dt.timedelta(seconds=30))
 def test_a_worker_lost_before_the_windows_end_makes_load_verdicts_inconclusive() -> None:
     lost_at = (T0 + dt.timedelta(seconds=10)).timestamp()
     judge = _Judge([(lost_at, 1, 2)])
-    verdict = judge._judge(_Slo('gameday_load_requests_total{gameday_run!=""}'), None, WINDOW)
+    verdict = judge._judge(_Slo('gameday_load_requests_total{gameday_run!=""}'), WINDOW)
     assert verdict.status is Status.INCONCLUSIVE
     assert "lost 1 of 2 worker(s) at 12:00:10 UTC" in verdict.message
-    server_side = judge._judge(_Slo("gameday_lb_requests_total"), None, WINDOW)
+    server_side = judge._judge(_Slo("gameday_lb_requests_total"), WINDOW)
     assert server_side.status is Status.PASS  # the load balancer's count is still the truth
     later = _Judge([((T0 + dt.timedelta(seconds=40)).timestamp(), 1, 2)])
-    assert later._judge(_Slo("gameday_load_requests_total"), None, WINDOW).passed
+    assert later._judge(_Slo("gameday_load_requests_total"), WINDOW).passed

@@ -29,7 +29,7 @@ def test_page_shows_verdicts_slos_figures_events_and_environment(tmp_path: Path)
     assert 'class="badge v-fail">fail' in page
     assert 'class="badge v-error">error' in page  # the ValueError test
     assert "91.000%" in page and "&gt;= 95.0%" in page  # measured and target, escaped
-    assert "gameday_load_requests_total{job=&#34;gameday-load&#34;}[30s]" in page  # PromQL
+    assert "gameday_load_requests_total{gameday_run!=&#34;&#34;}[30s]" in page  # PromQL
     assert "<details><summary>PromQL</summary>" in page
     assert "recovery_time_s" in page and "4.0 s" in page
     assert "zone zone-b: every instance stopped" in page
