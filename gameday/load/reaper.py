@@ -5,8 +5,10 @@ when its lease goes stale (gameday/load/runner.py, guard.py). recover makes sure
 load process whose guard could not act (stopped itself, a Locust that hangs in shutdown) and for
 the seconds before a lease runs out, which on a production ingress are load nobody wants.
 
-Load processes are found through /proc: each carries its load run id in $GAMEDAY_LOAD_RUN and
-its harness's pid in $GAMEDAY_LOAD_HARNESS_PID. One is stopped when
+Load processes are found through /proc: each one a LoadRun started carries its load run id in
+$GAMEDAY_LOAD_RUN and its harness's pid in $GAMEDAY_LOAD_HARNESS_PID. (Locust in a pod has none
+and is not this module's to stop: on the lab, whose pods are local processes, its kubelet
+would only restart it.) One is stopped when
 - it belongs to a run recover was asked about (its load runs are `<run id>-<n>`), or
 - it is left behind: its harness is gone (its parent is no longer that pid), stopped (SIGSTOP,
   a suspended job), or has not renewed its lease for longer than the lease allows.
@@ -46,7 +48,7 @@ class LoadProcess:
     pid: int
     started: int  # start time in clock ticks since boot: with pid, the process's identity
     run: str  # the load run id, $GAMEDAY_LOAD_RUN
-    why: str  # why it is to be stopped, for the narration ("" while undecided)
+    why: str  # why it is to be stopped, for the narration
 
 
 def _stat(pid: int) -> tuple[str, int, int] | None:
@@ -70,8 +72,8 @@ def _environ(pid: int) -> dict[str, str]:
 
 def _left_behind(env: dict[str, str], ppid: int, now: float) -> str:
     """Why a load process has no live harness any more, or "" when it has one."""
-    harness = env.get(HARNESS_PID_ENV)
-    if harness and int(harness) != ppid:
+    harness = env[HARNESS_PID_ENV]
+    if int(harness) != ppid:
         return f"its harness (pid {harness}) is gone"
     parent = _stat(ppid)
     if parent is not None and parent[0] in "Tt":
@@ -100,10 +102,10 @@ def find_load(runs: Iterable[str] = ()) -> list[LoadProcess]:
         env = _environ(pid)
         run = env.get(RUN_ENV)
         stat = _stat(pid)
-        if not run or stat is None or stat[0] in "ZX":
+        if not run or HARNESS_PID_ENV not in env or stat is None or stat[0] in "ZX":
             continue
         if any(run == r or run.startswith(f"{r}-") for r in runs):
-            why = "of the run being recovered"
+            why = "the run being recovered"
         else:
             why = _left_behind(env, stat[1], now)
         if why:

@@ -120,7 +120,8 @@ class LoadRun:
         """Spawn Locust; unless told not to, return only once requests are being answered.
 
         Raises LoadError with the tail of Locust's log if a process exits early (broken
-        locustfile, unknown user class), or if no request completes within start_timeout_s.
+        locustfile, unknown user class), if no request completes within start_timeout_s, or
+        naming the target and its errors if it answers none (see _wait_for_requests).
         """
         if self._procs:
             raise LoadError(f"load run {self.run_id} was already started; use a new LoadRun")
