@@ -35,7 +35,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 
 import gevent
 from locust import events
@@ -75,7 +75,7 @@ class Lease:
         return time.time() - self.renewed_at
 
 
-def lease_from_env(environ: dict[str, str] | os._Environ) -> Lease | None:
+def lease_from_env(environ: Mapping[str, str]) -> Lease | None:
     """The lease this process must honour, or None when it was started without one."""
     path = environ.get(LEASE_FILE_ENV) or None
     length = environ.get(LEASE_S_ENV)
@@ -91,10 +91,10 @@ def _quit(reason: str) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _watch(lease: Lease, stop: Callable[[str], None]) -> None:
+def _watch(lease: Lease) -> None:
     while (age := lease.age()) <= lease.length_s:
         gevent.sleep(_CHECK_S)
-    stop(f"lease not renewed for {age:.1f}s (limit {lease.length_s:g}s, {lease.source}): the "
+    _quit(f"lease not renewed for {age:.1f}s (limit {lease.length_s:g}s, {lease.source}): the "
          "harness that started this load is gone or stuck")
 
 
@@ -131,4 +131,4 @@ def _arm(environment, web_ui=None, **_kwargs) -> None:
                              "this process runs none (headless, or a worker): refusing to "
                              "send load nobody could stop")
         _serve_lease_route(lease, web_ui)
-    gevent.spawn(_watch, lease, _quit)
+    gevent.spawn(_watch, lease)
