@@ -8,6 +8,7 @@ a regression shows up as a lab failure, not as a load-placement one.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +92,16 @@ def _pids(namespace: str, pod: str = "") -> list[int]:
         if folder in cmdline:
             pids.append(int(proc.name))
     return pids
+
+
+def _ignores_sigterm(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    ignored = next(int(line.split()[1], 16) for line in status.splitlines()
+                   if line.startswith("SigIgn:"))
+    return bool(ignored & (1 << (signal.SIGTERM - 1)))
 
 
 def _pod(core: client.CoreV1Api, namespace: str, name: str) -> client.V1Pod:
@@ -234,3 +245,24 @@ def test_a_pod_waits_for_its_configmap_like_on_a_kubelet(
     eventually(lambda: _phase(core, namespace, "waits") in ("Succeeded", "Failed"), 40,
                "the pod ran once its ConfigMap existed")
     assert _phase(core, namespace, "waits") == "Succeeded"
+
+
+def test_deleting_a_pod_that_ignores_sigterm_kills_it_after_its_grace(
+        core: client.CoreV1Api, namespace: str) -> None:
+    stubborn = ("import signal\nimport time\n\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                "time.sleep(3600)\n")
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "stubborn"},
+                                                  "data": {"locustfile.py": stubborn}},
+                                      _request_timeout=10)
+    core.create_namespaced_pod(namespace, _simple_pod("stubborn", {
+        "args": ["-f", "/mnt/s/locustfile.py"],
+        "volumeMounts": [{"name": "s", "mountPath": "/mnt/s"}]},
+        terminationGracePeriodSeconds=2,
+        volumes=[{"name": "s", "configMap": {"name": "stubborn"}}]), _request_timeout=10)
+    eventually(lambda: any(_ignores_sigterm(pid) for pid in _pids(namespace, "stubborn")), 30,
+               "the stubborn process ignoring SIGTERM (its locustfile imported)")
+    deleted = time.monotonic()
+    core.delete_namespaced_pod("stubborn", namespace, _request_timeout=10)
+    eventually(lambda: not _pids(namespace, "stubborn"), 15, "the stubborn process killed")
+    took = time.monotonic() - deleted
+    assert 1.5 <= took <= 10, f"SIGTERM ignored, SIGKILL due after the 2 s grace; took {took:.1f}s"
