@@ -154,7 +154,7 @@ def test_locust_master_and_worker_pods_run_and_are_driven_through_the_pod_proxy(
     def connected() -> bool:
         try:
             return _stats(kube, namespace, "master")["worker_count"] == 1
-        except KubeApiError:  # not listening yet: the proxy answers 503
+        except KubeApiError:  # not listening yet: the proxy answers 500, connection refused
             return False
 
     eventually(connected, 60, "the worker connected, seen through the pod proxy")
