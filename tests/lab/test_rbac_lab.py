@@ -12,7 +12,10 @@ Ready, schedulable and untainted.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +25,8 @@ from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
 
 from gameday.adapters.kube import KubeAdapter, KubeApiError, NodeInfo
+from gameday.adapters.kube_types import ClusterEvent
+from gameday.cluster_events import EventRecorder
 from gameday.faults.base import Target
 from gameday.faults.healthcheck_lag import HealthcheckLag
 from gameday.faults.ledger import Ledger
@@ -372,3 +377,45 @@ def test_the_apps_selector_is_its_deployments_own(apps: client.AppsV1Api, harnes
     assert status.selector == "app.kubernetes.io/name=shop,track in (stable,canary)"
     assert len(harness.list_pods(app_namespace, status.selector)) == 2
     assert harness.list_pods(app_namespace, "app=shop") == []  # what the fixture assumed
+
+
+def test_events_are_listed_as_the_harness(apps: client.AppsV1Api, harness: KubeAdapter,
+                                          namespace: str) -> None:
+    seen: list[ClusterEvent] = []
+    warnings: list[str] = []
+    recorder = EventRecorder(harness, lambda e, _when: seen.append(e),
+                             since=dt.datetime.now(dt.UTC), interval=0.2,
+                             warn=warnings.append).start()
+    try:
+        apps.create_namespaced_deployment(namespace, deployment("ev", "nginx:1.25", replicas=1,
+                                                                spread=False))
+        eventually(lambda: any(e.reason == "ScalingReplicaSet" and namespace in e.object
+                               for e in seen), 20, "a ScalingReplicaSet event")
+    finally:
+        recorder.stop()
+    assert warnings == [] and recorder.errors == []
+
+
+def test_events_refused_are_said_not_swallowed(lab: LabHandle, tmp_path: Path,
+                                               rbac_applied: list[dict]) -> None:
+    """An identity without `list events` (the lab's Prometheus one): the game day still runs,
+    the narration warns once, and the report's timeline says why it has no events."""
+    kubeconfig = pki.write_kubeconfig(pki.Pki(lab.state_dir / "pki"), "prometheus",
+                                      lab.status["apiserver_url"], tmp_path / "prom.kubeconfig")
+    (tmp_path / "test_events.py").write_text(
+        "def test_phase(gameday):\n    gameday.observe('baseline', 2.5)\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:locust", "-p", "no:cacheprovider",
+         "test_events.py", "--lab=off", "--kubeconfig", str(kubeconfig), "--kube-context",
+         pki.CONTEXT, "--report-dir", str(tmp_path / "reports")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    said = "Kubernetes events unavailable, the timeline shows none: GET /api/v1/events: HTTP 403"
+    assert proc.stdout.count(said) == 1, proc.stdout[-3000:]  # once, not every poll
+    assert "grant the harness `list` on `events`" in proc.stdout
+    evidence = json.loads(next((tmp_path / "reports").glob("*/tests/*/evidence.json"))
+                          .read_text())
+    notes = [e for e in evidence["events"] if e["kind"] == "events.unavailable"]
+    assert len(notes) == 1 and said in notes[0]["message"]
+    html = next(p for p in (tmp_path / "reports").glob("*/*.html"))
+    assert "Kubernetes events unavailable" in html.read_text()
