@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 
 from gameday.errors import LabAlreadyRunning, LabError, UsageError
-from gameday.lab import binaries, controlplane, pki, procs, prometheus
+from gameday.lab import binaries, blocks, controlplane, pki, procs, prometheus
 from gameday.lab.apply import apply, manifest
-from gameday.lab.config import SERVICE_BLOCK, LabConfig
+from gameday.lab.config import LabConfig
 from gameday.lab.down import stop_all
 from gameday.lab.hollow.pods import LAB_ENV_MARKER
 from gameday.lab.profiles import get_profile
 from gameday.lab.state import LabState
-from gameday.lab.waits import free_port, http_ok, listening_blocks, port_taken, until
+from gameday.lab.waits import free_port, http_ok, port_taken, until
 from gameday.progress import Step
 
 PORT_NAMES = ("etcd", "etcd_peer", "apiserver", "labd", "ingress", "ingress_admin",
@@ -40,21 +40,6 @@ def _ports(requested: dict[str, int]) -> dict[str, int]:
     return ports
 
 
-def _ip_block(requested: int | None) -> int:
-    """The lab's 127.B.0.0/16: the requested one if free, else the first free from 20 up."""
-    busy = listening_blocks()
-    if requested is not None:
-        if requested in busy:
-            raise UsageError(f"127.{requested}.0.0/16 is in use (something listens on a "
-                             f"127.{requested}.x.y address: another lab's pods?); choose another "
-                             "--ip-block or leave it out to pick a free one")
-        return requested
-    for block in range(20, 250):
-        if block not in busy and block != SERVICE_BLOCK:
-            return block
-    raise UsageError("no free 127.B.0.0/16 block left for a lab on this machine")
-
-
 def up(config: LabConfig, state_dir: Path, requested_ports: dict[str, int] | None = None,
        quiet: bool = False, timeout_s: float = 120) -> LabState:
     """Start a lab; return its state once every node is Ready (and the app, if deployed)."""
@@ -67,7 +52,7 @@ def up(config: LabConfig, state_dir: Path, requested_ports: dict[str, int] | Non
                 f"a lab is already running in {state_dir} ({', '.join(old.running())}): use it, "
                 "or stop it first with `gameday lab down`")
     bins = binaries.resolve()
-    config = dataclasses.replace(config, ip_block=_ip_block(config.ip_block))
+    config = dataclasses.replace(config, ip_block=blocks.reserve(config.ip_block))
     state = LabState(state_dir, config, _ports(requested_ports or {}))
     state.save()
     try:

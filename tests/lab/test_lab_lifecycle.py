@@ -101,7 +101,7 @@ def test_missing_binaries_say_how_to_get_them(tmp_path: Path, capsys: pytest.Cap
 
 def test_ip_block_in_use_is_refused_and_auto_skips_it(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    from gameday.lab.up import _ip_block
+    from gameday.lab.blocks import reserve
     from gameday.lab.waits import listening_blocks
 
     with socket.socket() as s:
@@ -111,4 +111,12 @@ def test_ip_block_in_use_is_refused_and_auto_skips_it(tmp_path: Path,
         code, _, err = _cli(capsys, "lab", "up", "--state-dir", str(tmp_path / "lab"),
                             "--ip-block", "77")
         assert code == 2 and "127.77.0.0/16 is in use" in err
-        assert _ip_block(None) != 77
+        assert reserve(None) != 77
+
+
+def test_two_labs_starting_together_never_get_the_same_block() -> None:
+    """Nothing listens in a block while its lab starts: the reservation must keep it."""
+    from gameday.lab.blocks import reserve
+
+    first, second = reserve(None), reserve(None)
+    assert first != second
