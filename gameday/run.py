@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import os
 import secrets
 from dataclasses import dataclass
@@ -83,6 +84,12 @@ class RunContext:
         self.run_id = run_id or new_run_id()
         self.run_dir = (settings.report_dir / self.run_id).resolve()
         self._started_lab: Path | None = None
+        self._loads = itertools.count()
+
+    def new_load_id(self) -> str:
+        """An id for one load run, unique in the session: it names the load's pods, its
+        metric label and its processes (two tests' loads must never be taken for one)."""
+        return f"{self.run_id}-{next(self._loads)}"
 
     def prepare_dir(self) -> Path:
         """Create the run folder and point `reports/latest` at it."""

@@ -21,7 +21,8 @@ BASELINE_S, FAULT_S, RECOVERY_S, USERS = 8.0, 20.0, 15.0, 10
 
 def test_zone_outage(gameday, app, zone):
     during, steady = gameday.slos(DURING), gameday.slos(STEADY)
-    with gameday.load(users=gameday.param("users", USERS)):
+    # in-cluster load (--load-placement cluster) stays out of the zone it is about to lose
+    with gameday.load(users=gameday.param("users", USERS), avoid_zones=[zone]):
         gameday.steady_state(steady, gameday.window("baseline_s", BASELINE_S))
         with gameday.inject(ZoneOutage, zone=zone):
             gameday.expect_replicas_outside(app, zone, timeout_s=gameday.param(

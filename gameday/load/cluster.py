@@ -23,7 +23,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +54,8 @@ class ClusterLoad:
     def __init__(self, spec: LoadSpec, out_dir: Path, *, kube: KubeAdapter, ledger: Ledger,
                  run_id: str, placement: Placement, monitor_version: str | None = None,
                  scrape_interval_s: float = 15.0, start_timeout_s: float = START_TIMEOUT_S,
-                 progress: Any = None) -> None:
+                 margin_s: float | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
         if placement.workers < 1:
             raise LoadError("cluster placement needs at least one worker pod (the master "
                             "sends no requests): set workers >= 1")
@@ -71,6 +72,9 @@ class ClusterLoad:
         self.lost_workers: list[tuple[float, int, int]] = []  # (when, lost, expected)
         self.master_ip: str | None = None
         self._progress = progress or (lambda message: None)
+        self.margin_s = margin_s
+        # the keeper renews the lease until then (see extend); inf: until stop()
+        self._planned_end = math.inf
         self._record: str | None = None
         self._stop = threading.Event()
         self._swarming = threading.Event()  # set once requests flow: workers counted from then
@@ -98,6 +102,8 @@ class ClusterLoad:
         limit = self.spec.time_limit_s + GUARD_GRACE_S
         deadline = time.time() + limit
         active_s = math.ceil(limit + self.start_timeout_s)
+        if self.spec.run_time_s is None and self.margin_s is not None:
+            self._planned_end = time.time() + self.start_timeout_s + self.margin_s
         self._record = self.ledger.open(KIND, self.kube.context, self.undo_data())
         try:
             self.kube.request("POST", f"/api/v1/namespaces/{self._ns}/configmaps",
@@ -135,6 +141,12 @@ class ClusterLoad:
         """The master answered within the last lease (a few missed polls are a slow proxy,
         not a dead load)."""
         return self._swarming.is_set() and time.monotonic() - self._last_seen < LEASE_S
+
+    def extend(self, seconds: float) -> None:
+        """The caller needs the load `seconds` more: renew the lease until then plus margin_s
+        (the same rolling end as the runner's LoadRun.extend)."""
+        if self.spec.run_time_s is None and self.margin_s is not None:
+            self._planned_end = max(self._planned_end, time.time() + seconds + self.margin_s)
 
     def stop(self) -> None:
         """Stop the swarm, keep the final figures, delete every object; idempotent."""
@@ -259,7 +271,8 @@ class ClusterLoad:
         expected = self.placement.workers
         while not self._stop.wait(KEEP_EVERY_S):
             try:
-                self.kube.request("POST", self._proxy(LEASE_ROUTE.lstrip("/")))
+                if time.time() < self._planned_end:  # past it: a hung harness, let it lapse
+                    self.kube.request("POST", self._proxy(LEASE_ROUTE.lstrip("/")))
                 workers = int(self.stats().get("worker_count", 0))
             except Exception:  # not up yet, or a transient proxy error: `running` turns
                 continue  # False only when the master stays unreachable for a whole lease

@@ -2,9 +2,10 @@
 and only what a GKE user passes (a kubeconfig with the CA inline, context, allow-context,
 Prometheus URL, Compute endpoint, project, load host), run from a folder outside the repo.
 
-The load runs as pods in the target (`--load-placement cluster`) and its client-side series
-reach the target's own Prometheus through the pods' scrape annotations: the path that used to
-end in "no data" after the baseline. An audit hook in the pytest process records every file
+Both load placements: `cluster` (Locust pods in the target, scraped by the target's own
+Prometheus through their annotations) and `runner` (Locust on this machine, scraped by a
+Prometheus the run starts itself); the path that used to end in "no data" after the baseline.
+An audit hook in the pytest process records every file
 it opens; none may be under the lab's state folder (what a GKE user does not have).
 """
 
@@ -57,10 +58,12 @@ def _gke_style_kubeconfig(lab: LabHandle, out: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def foreign_run(lab: LabHandle, tmp_path_factory: pytest.TempPathFactory
+@pytest.fixture(scope="module", params=["cluster", "runner"])
+def foreign_run(request: pytest.FixtureRequest, lab: LabHandle,
+                tmp_path_factory: pytest.TempPathFactory
                 ) -> tuple[subprocess.CompletedProcess[str], dict[str, dict], list[str]]:
-    work = tmp_path_factory.mktemp("gke-user")
+    placement = request.param
+    work = tmp_path_factory.mktemp(f"gke-user-{placement}")
     (work / "gameday_audit.py").write_text(AUDIT_PLUGIN)
     kubeconfig = _gke_style_kubeconfig(lab, work / "kubeconfig")
     status = lab.status
@@ -74,7 +77,7 @@ def foreign_run(lab: LabHandle, tmp_path_factory: pytest.TempPathFactory
            "--allow-context", lab.context, "--prometheus-url", status["prometheus_url"],
            "--gce-endpoint", status["compute_endpoint"], "--gce-project",
            status["gce_project"], "--gameday-set", f"load_host={status['ingress_url']}",
-           "--load-placement", "cluster", "--report-dir", str(work / "reports")]
+           "--load-placement", placement, "--report-dir", str(work / "reports")]
     env = {**_clean_env(), "PYTHONPATH": str(work), "GAMEDAY_AUDIT_DIR": str(lab.state_dir),
            "GAMEDAY_AUDIT_OUT": str(work / "opened.json")}
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=1500)
@@ -84,7 +87,7 @@ def foreign_run(lab: LabHandle, tmp_path_factory: pytest.TempPathFactory
         evidence[doc["test_id"]] = doc
     opened = json.loads((work / "opened.json").read_text()) if (
         work / "opened.json").exists() else ["(the audit plugin wrote nothing)"]
-    return proc, evidence, opened
+    return proc, evidence, opened, placement
 
 
 def _clean_env() -> dict[str, str]:
@@ -92,9 +95,8 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("GAMEDAY_")}
 
 
-def test_every_scenario_reaches_a_passing_verdict_with_load_in_the_cluster(
-        foreign_run: tuple) -> None:
-    proc, evidence, _ = foreign_run
+def test_every_scenario_reaches_a_passing_verdict(foreign_run: tuple, lab: LabHandle) -> None:
+    proc, evidence, _, placement = foreign_run
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
     assert "3 passed" in proc.stdout, proc.stdout[-3000:]
     assert len(evidence) == 3, sorted(evidence)
@@ -102,11 +104,17 @@ def test_every_scenario_reaches_a_passing_verdict_with_load_in_the_cluster(
         assert doc["verdicts"] and {v["status"] for v in doc["verdicts"]} == {"pass"}, doc[
             "test_id"]
         starts = [e for e in doc["events"] if e["kind"] == "load.start"]
-        assert starts and "(cluster)" in starts[0]["message"], starts
+        assert starts and f"({placement})" in starts[0]["message"], starts
+        load_verdicts = [v for v in doc["verdicts"] if "gameday_load_" in v["promql"]]
+        assert load_verdicts, doc["verdicts"]
+        answered = {v["prometheus"] for v in load_verdicts}
+        # runner: the run's own Prometheus answers the load's verdicts; cluster: the target's
+        by_target = answered == {lab.status["prometheus_url"]}
+        assert by_target == (placement == "cluster"), answered
 
 
 def test_nothing_was_read_from_the_labs_state_folder(foreign_run: tuple) -> None:
-    _, _, opened = foreign_run
+    _, _, opened, _ = foreign_run
     assert opened == [], opened
 
 

@@ -31,6 +31,7 @@ from gameday.load.manifests import NAMESPACE, Names, Placement
 from gameday.load.placement import default_image, discover_monitor
 from tests.conftest import ROOT, LabHandle
 from tests.helpers import eventually
+from tests.lab.test_rbac_lab import harness, harness_kubeconfig, rbac_applied  # noqa: F401
 
 pytestmark = pytest.mark.lab
 
@@ -63,10 +64,13 @@ def test_load_pods_send_requests_that_the_clusters_prometheus_scrapes(
         [running.names.master, running.names.worker(0), running.names.worker(1)])
     prom = PromClient(lab.status["prometheus_url"])
     series = f'gameday_load_requests_total{{gameday_run="{running.run_id}",code="200"}}'
-    eventually(lambda: prom.query(f"sum({series})") and prom.query(f"sum({series})")[0].value
-               > 10, 30, f"{series} in the lab's Prometheus")
-    pods = {s.labels.get("pod") for s in prom.query(series)}
-    assert pods == {running.names.worker(0), running.names.worker(1)}  # the master sends none
+    workers = {running.names.worker(0), running.names.worker(1)}
+
+    def scraped() -> set[str]:
+        return {str(s.labels.get("pod")) for s in prom.query(series) if s.value > 0}
+
+    eventually(lambda: scraped() == workers, 30, f"{series} of both workers in Prometheus")
+    assert not scraped() - workers  # the master sends none
     assert running.running
     running.stop()
     result = running.result()
@@ -134,3 +138,52 @@ def test_the_lab_has_no_monitor_crds_so_annotations_are_used(kube: KubeAdapter) 
     assert discover_monitor(kube, "auto") == ("annotations", None)
     with pytest.raises(UsageError, match=r"monitoring\.googleapis\.com"):
         discover_monitor(kube, "podmonitoring")
+
+
+def test_the_rbac_file_is_enough_for_the_in_cluster_load(
+        lab: LabHandle, harness: KubeAdapter, tmp_path: Path) -> None:  # noqa: F811
+    """The whole life of a cluster load as the identity bound to deploy/rbac.yaml only."""
+    load = _load(lab, harness, tmp_path, f"r{os.getpid()}")
+    try:
+        load.start()
+        assert load.running and load.protected()
+    finally:
+        load.stop()
+    assert load.result().requests > 0
+    assert _pods(harness, load.run_id) == []
+
+
+LOST_WORKER_SCENARIO = """
+from gameday.slo import Availability, Latency
+
+
+def test_lost_worker(gameday):
+    with gameday.load(users=4, workers=2, placement="cluster") as load:
+        with gameday.phase("fault"):
+            gameday.hold(3)
+            gameday.kube.delete_pod("gameday", load.names.worker(1), grace_seconds=0)
+            gameday.hold(8)
+    slos = [Availability.from_load(0.5), Availability.from_lb(0.5), Latency.from_load(0.5, 5)]
+    for v in gameday.evaluate(slos, "fault"):
+        print("VERDICT", v.status.value, v.message)
+"""
+
+
+def test_a_worker_lost_mid_game_day_makes_its_load_verdicts_inconclusive(
+        lab: LabHandle, tmp_path: Path) -> None:
+    """Never a pass, never a service failure: the load was not what the scenario planned.
+    The load balancer's own count still judges the service."""
+    scenario = tmp_path / "test_lost_worker.py"
+    scenario.write_text(LOST_WORKER_SCENARIO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:locust", "-p", "no:cacheprovider", "-q",
+         "-s", str(scenario), "--lab-dir", str(lab.state_dir), "--lab=running",
+         "--report-dir", str(tmp_path / "reports")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("VERDICT ")]
+    load = [line for line in lines if "gameday_load" in line]
+    server = [line for line in lines if "gameday_lb" in line]
+    assert len(load) == 2 and all(line.startswith("VERDICT inconclusive ") and
+                                  "lost 1 of 2 worker(s)" in line for line in load), lines
+    assert len(server) == 1 and server[0].startswith("VERDICT pass "), lines
