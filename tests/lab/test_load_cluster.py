@@ -187,3 +187,57 @@ def test_a_worker_lost_mid_game_day_makes_its_load_verdicts_inconclusive(
     assert len(load) == 2 and all(line.startswith("VERDICT inconclusive ") and
                                   "lost 1 of 2 worker(s)" in line for line in load), lines
     assert len(server) == 1 and server[0].startswith("VERDICT pass "), lines
+
+
+PODMONITORING_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "podmonitorings.monitoring.googleapis.com"},
+    "spec": {"group": "monitoring.googleapis.com", "scope": "Namespaced",
+             "names": {"plural": "podmonitorings", "singular": "podmonitoring",
+                       "kind": "PodMonitoring", "listKind": "PodMonitoringList"},
+             "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                 "openAPIV3Schema": {"type": "object",
+                                     "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+def test_with_managed_prometheus_crds_a_podmonitoring_selects_the_workers(
+        lab: LabHandle, kube: KubeAdapter, tmp_path: Path) -> None:
+    """Where GMP's CRD exists (every GKE cluster with Managed Prometheus), the workers are
+    scraped through a PodMonitoring created with the run and deleted with it."""
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    kube.request("POST", crds, body=PODMONITORING_CRD)
+    try:
+        def discovered() -> tuple[str, str | None]:
+            fresh = KubeAdapter(lab.kubeconfig, lab.context)  # discovery is cached per adapter
+            try:
+                return discover_monitor(fresh, "auto")
+            finally:
+                fresh.close()
+
+        eventually(lambda: discovered()[0] == "podmonitoring", 30,
+                   "the PodMonitoring API to be served")
+        kind, version = discovered()
+        probe = KubeAdapter(lab.kubeconfig, lab.context)
+        run_id = f"m{os.getpid()}"
+        spec = LoadSpec(host=lab.status["ingress_url"], users=2, spawn_rate=2)
+        load = ClusterLoad(spec, tmp_path / "load", kube=probe,
+                           ledger=Ledger.in_run_folder(tmp_path), run_id=run_id,
+                           placement=Placement(image=default_image(), monitor=kind),
+                           monitor_version=version, scrape_interval_s=1.0, start_timeout_s=60)
+        path = f"/apis/monitoring.googleapis.com/v1/namespaces/{NAMESPACE}/podmonitorings"
+        try:
+            load.start()
+            (obj,) = kube.request("GET", path)["items"]
+            assert obj["spec"]["selector"]["matchLabels"] == {
+                "gameday.dev/load-run": run_id, "gameday.dev/load-role": "worker"}
+            pods = kube.request("GET", f"/api/v1/namespaces/{NAMESPACE}/pods",
+                                query={"labelSelector": "gameday.dev/load-role=worker,"
+                                                        f"gameday.dev/load-run={run_id}"})
+            assert len(pods["items"]) == 1
+            assert "prometheus.io/scrape" not in pods["items"][0]["metadata"].get("annotations", {})
+        finally:
+            load.stop()
+            probe.close()
+        assert kube.request("GET", path)["items"] == []
+    finally:
+        kube.request("DELETE", f"{crds}/podmonitorings.monitoring.googleapis.com")
