@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from gameday.errors import UsageError
 from gameday.faults.ledger import LEDGER_NAME, Ledger
-from gameday.lab.pki import CONTEXT as LAB_CONTEXT
+from gameday.faults.safety import LAB_CONTEXT
 from gameday.load.reaper import stop_load
 
 if TYPE_CHECKING:
