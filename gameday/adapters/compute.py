@@ -60,6 +60,30 @@ class InstanceInfo:
 
 
 @dataclass(frozen=True)
+class NetworkTags:
+    """A VM's network tags (what firewall rules target) and the fingerprint setTags needs."""
+
+    items: tuple[str, ...]
+    fingerprint: str
+    network: str  # URL of the VPC network of its first interface (where its rules must live)
+
+
+@dataclass(frozen=True)
+class FirewallRule:
+    """A VPC firewall rule, in the API's terms: one action on one protocol list."""
+
+    name: str
+    network: str
+    direction: str  # INGRESS or EGRESS
+    priority: int  # 0 (first) .. 65535
+    action: str  # allow or deny
+    ranges: tuple[str, ...]  # sourceRanges (INGRESS) or destinationRanges (EGRESS)
+    target_tags: tuple[str, ...]
+    protocol: str = "all"
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class MigInfo:
     project: str
     zone: str
@@ -92,6 +116,8 @@ class ComputeAdapter:
         self._migs = compute_v1.InstanceGroupManagersClient(**kwargs)
         self._operations = compute_v1.ZoneOperationsClient(**kwargs)
         self._zones = compute_v1.ZonesClient(**kwargs)
+        self._firewalls = compute_v1.FirewallsClient(**kwargs)
+        self._global_operations = compute_v1.GlobalOperationsClient(**kwargs)
 
     def check_project(self) -> None:
         """List the project's zones (the cheapest read every Compute viewer may make): an
@@ -120,8 +146,9 @@ class ComputeAdapter:
                              f"cluster of {self.project!r}, or fix --gce-project")
         return ref
 
-    def _wait(self, operation: Any, ref_project: str, zone: str, what: str) -> None:
-        """Block on zoneOperations.wait until DONE, bounded by `operation_timeout`.
+    def _wait(self, operation: Any, ref_project: str, zone: str | None, what: str) -> None:
+        """Block on zoneOperations.wait (globalOperations.wait for zone None) until DONE,
+        bounded by `operation_timeout`.
 
         Why not `ExtendedOperation.result()`: in google-cloud-compute 1.57 it polls through a
         ZoneOperationsClient built with the *default* endpoint, ignoring `api_endpoint`, so
@@ -135,9 +162,13 @@ class ComputeAdapter:
                 raise ConditionTimeout(f"Compute operation {what}", self.operation_timeout,
                                        f"{op.name} {op.status.name}")
             # the server holds a wait open until DONE or wait_block: the call must outlast it
-            op = self._guard(f"wait for {what}", lambda o=op, t=left: self._operations.wait(
-                project=ref_project, zone=zone, operation=o.name,
-                timeout=min(t, self.wait_block + self.timeout)))
+            op = self._guard(f"wait for {what}", lambda o=op, t=left: (
+                self._global_operations.wait(
+                    project=ref_project, operation=o.name,
+                    timeout=min(t, self.wait_block + self.timeout)) if zone is None
+                else self._operations.wait(
+                    project=ref_project, zone=zone, operation=o.name,
+                    timeout=min(t, self.wait_block + self.timeout))))
         if op.error and op.error.errors:
             detail = "; ".join(f"{e.code}: {e.message}" for e in op.error.errors)
             raise FaultError(f"Compute operation {what} failed: {detail}")
@@ -213,3 +244,62 @@ class ComputeAdapter:
             instance_group_manager_resource=resource, timeout=self.timeout))
         self._wait(op, project, zone,
                    f"patch MIG {project}/{zone}/{mig} defaultActionOnFailure={action}")
+
+    # ----- network: tags and VPC firewall rules (a zone partition)
+
+    def network_tags(self, ref: InstanceRef, *, missing_ok: bool = False) -> NetworkTags | None:
+        """The VM's tags; None for a VM that no longer exists when `missing_ok`."""
+        try:
+            inst = self._instances.get(project=ref.project, zone=ref.zone, instance=ref.name,
+                                       timeout=self.timeout)
+        except gexc.NotFound:
+            if missing_ok:
+                return None
+            raise FaultError(f"get {ref}: not found; check the project/zone, or whether the "
+                             "VM was deleted outside the game day") from None
+        except (gexc.GoogleAPICallError, requests.RequestException) as exc:
+            raise FaultError(f"get {ref} failed: {exc}") from exc
+        network = inst.network_interfaces[0].network if inst.network_interfaces else ""
+        return NetworkTags(tuple(inst.tags.items), inst.tags.fingerprint, network)
+
+    def set_tags(self, changes: list[tuple[InstanceRef, list[str], str]]) -> None:
+        """instances.setTags on every (VM, new items, fingerprint read before) at once, then
+        wait for all: the VMs of a zone change together. A stale fingerprint fails (412)."""
+        ops = [(ref, self._guard(f"setTags {ref}", lambda r=ref, i=items, f=fp: (
+            self._instances.set_tags(project=r.project, zone=r.zone, instance=r.name,
+                                     tags_resource=compute_v1.Tags(items=i, fingerprint=f),
+                                     timeout=self.timeout))))
+            for ref, items, fp in changes]
+        for ref, op in ops:
+            self._wait(op, ref.project, ref.zone, f"setTags {ref}")
+
+    def insert_firewall(self, project: str, rule: FirewallRule) -> None:
+        ranges = list(rule.ranges)
+        protocols = [{"I_p_protocol": rule.protocol}]
+        resource = compute_v1.Firewall(
+            name=rule.name, network=rule.network, direction=rule.direction,
+            priority=rule.priority, target_tags=list(rule.target_tags),
+            description=rule.description,
+            **({"source_ranges": ranges} if rule.direction == "INGRESS"
+               else {"destination_ranges": ranges}),
+            **({"allowed": protocols} if rule.action == "allow" else {"denied": protocols}))
+        op = self._guard(f"insert firewall rule {rule.name}", lambda: self._firewalls.insert(
+            project=project, firewall_resource=resource, timeout=self.timeout))
+        self._wait(op, project, None, f"insert firewall rule {rule.name}")
+
+    def delete_firewall(self, project: str, name: str) -> bool:
+        """Delete the rule; False if it was not there (a revert after a partial inject)."""
+        try:
+            op = self._firewalls.delete(project=project, firewall=name, timeout=self.timeout)
+        except gexc.NotFound:
+            return False
+        except (gexc.GoogleAPICallError, requests.RequestException) as exc:
+            raise FaultError(f"delete firewall rule {name} failed: {exc}") from exc
+        self._wait(op, project, None, f"delete firewall rule {name}")
+        return True
+
+    def firewall_names(self, project: str, prefix: str) -> list[str]:
+        """Names of the project's firewall rules starting with `prefix`."""
+        rules = self._guard(f"list firewall rules of {project}", lambda: list(
+            self._firewalls.list(project=project, timeout=self.timeout)))
+        return sorted(r.name for r in rules if r.name.startswith(prefix))

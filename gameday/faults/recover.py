@@ -21,8 +21,11 @@ from gameday.faults.node_drain import NodeDrain
 from gameday.faults.node_preemption import NodePreemption
 from gameday.faults.pod_kill import PodKill
 from gameday.faults.zone_outage import ZoneOutage
+from gameday.faults.zone_partition import ZonePartition
 from gameday.load.cluster import KIND as CLUSTER_LOAD_KIND
 from gameday.load.cluster import ClusterLoad
+from gameday.provision.provisioned import KIND as PROVISION_KIND
+from gameday.provision.provisioned import Provisioned
 
 if TYPE_CHECKING:
     from gameday.adapters.compute import ComputeAdapter
@@ -37,11 +40,13 @@ class Undoable(Protocol):
              compute: ComputeAdapter | None) -> list[str]: ...
 
 
-# faults, and the harness's own objects in the cluster (the in-cluster load's pods)
+# faults, and the harness's own objects in the cluster (the in-cluster load's pods, the
+# states scenarios provisioned)
 FAULT_KINDS: dict[str, type[Undoable]] = {
     **{cls.kind: cls for cls in (PodKill, NodeDrain, NodePreemption, ZoneOutage,
-                                 HealthcheckLag)},
+                                 ZonePartition, HealthcheckLag)},
     CLUSTER_LOAD_KIND: ClusterLoad,
+    PROVISION_KIND: Provisioned,
 }
 
 

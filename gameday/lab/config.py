@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import asdict, dataclass, field
 
 from gameday.errors import UsageError
-from gameday.lab.compute.layout import ClusterLayout, NodePool
+from gameday.lab.compute.layout import ClusterLayout, NodePool, pod_range
 from gameday.lab.profiles import get_profile
 
 PROVISIONING = {"standard": "STANDARD", "preemptible": "PREEMPTIBLE", "spot": "SPOT"}
@@ -118,8 +118,7 @@ class PodIPAllocator:
     """
 
     def __init__(self, node_internal_ip: str) -> None:
-        b, k = node_internal_ip.split(".")[1], node_internal_ip.split(".")[3]
-        net = ipaddress.IPv4Network(f"127.{b}.{k}.0/24")
+        net = ipaddress.IPv4Network(pod_range(node_internal_ip))
         if not net.subnet_of(ipaddress.IPv4Network("127.0.0.0/8")):
             raise UsageError(f"pod network {net} is outside 127.0.0.0/8")
         self._free = [str(a) for a in list(net.hosts())[1:]]  # .1 stays unused, like a bridge

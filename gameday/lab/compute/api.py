@@ -44,6 +44,9 @@ def add_routes(app: web.Application, model: ComputeModel) -> None:
     app[MODEL_KEY] = model
     app.middlewares.append(gce_errors)
     app.add_routes(routes)
+    from gameday.lab.compute import firewall_api  # it builds on this module's helpers
+
+    app.add_routes(firewall_api.routes)
 
 
 routes = web.RouteTableDef()

@@ -72,6 +72,13 @@ class PlannedMig:
     members: tuple[str, ...]
 
 
+def pod_range(internal_ip: str) -> str:
+    """The alias range of a node's pods: node 127.B.0.k owns 127.B.k.0/24 (VPC-native GKE gives
+    each node a pod range the same way; the VPC's firewall treats those addresses as the VM's)."""
+    octets = internal_ip.split(".")
+    return f"{octets[0]}.{octets[1]}.{octets[3]}.0/24"
+
+
 def pool_zone_hash(cluster: str, pool: str, zone: str) -> str:
     """The 8-hex part GKE puts in a pool's group and VM names, fixed per pool and zone."""
     return hashlib.sha256(f"{cluster}/{pool}/{zone}".encode()).hexdigest()[:8]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from gameday.errors import ConditionTimeout
 from gameday.lab.compute.errors import invalid, not_found, not_ready
 from gameday.lab.compute.layout import ClusterLayout, NodePool, PlannedMig, plan
+from gameday.lab.compute.network import VpcNetwork
 from gameday.lab.compute.operations import SYSTEM, Operation, OperationError, OperationLog
 from gameday.lab.hollow.host import NodeHost, NodeSpec
 from gameday.lab.profiles import Profile
@@ -89,6 +90,9 @@ class ComputeModel:
         self._instances = {p.name: Instance(p.name, p.zone, p.pool, p.mig, p.internal_ip,
                                             self._new_id(), now) for p in planned}
         self._history: dict[str, list[HistoryEvent]] = {name: [] for name in self._instances}
+        self.network = VpcNetwork(  # every GKE node VM carries its cluster's node tag
+            layout.project, lambda: [(i.name, i.internal_ip) for i in self.instances()],
+            default_tags=[f"gke-{layout.cluster}-node"])
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     # ----- lifecycle of the model itself

@@ -20,6 +20,7 @@ from gameday.lab.compute.errors import not_found
 MAX_OPERATIONS = 10_000
 USER = "gameday-lab@anonymous"  # the caller's principal; the lab has no auth
 SYSTEM = "system"  # GCE's user for events it starts itself (preemption, MIG repair)
+GLOBAL = "global"  # the "zone" of global operations (firewall rules): globalOperations.*
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gameday.lab.compute.model import ComputeModel, Instance, Mig
-from gameday.lab.compute.operations import Operation
+from gameday.lab.compute.operations import GLOBAL, Operation
 
 API = "https://www.googleapis.com/compute/v1"
 Json = dict[str, Any]
@@ -70,7 +70,7 @@ def instance(model: ComputeModel, inst: Instance) -> Json:
         "id": str(inst.id),
         "creationTimestamp": rfc3339(inst.created),
         "name": inst.name,
-        "tags": {"items": [f"gke-{lay.cluster}-node"], "fingerprint": _fingerprint(lay.cluster)},
+        "tags": dict(zip(("items", "fingerprint"), model.network.tags(inst.name), strict=True)),
         "machineType": link(f"{zone_path}/machineTypes/{pool.machine_type}"),
         "status": inst.status,
         "statusMessage": "Instance was preempted." if inst.preempted else None,
@@ -110,12 +110,13 @@ def instance(model: ComputeModel, inst: Instance) -> Json:
 
 def operation(model: ComputeModel, op: Operation) -> Json:
     """A `compute#operation`; a failed one carries `error` and the httpError* fields."""
-    zone_path = f"projects/{model.layout.project}/zones/{op.zone}"
+    scope = "global" if op.zone == GLOBAL else f"zones/{op.zone}"
+    zone_path = f"projects/{model.layout.project}/{scope}"
     body: Json = {
         "kind": "compute#operation",
         "id": str(op.id),
         "name": op.name,
-        "zone": link(zone_path),
+        "zone": None if op.zone == GLOBAL else link(zone_path),
         "operationType": op.operation_type,
         "targetLink": link(op.target),
         "targetId": str(op.target_id),

@@ -2,6 +2,12 @@
 
 One watch over every pod (instead of one per node, as real kubelets do) is what lets a hundred
 nodes and a thousand pods run under one core. The fleet is the NodeHost the compute model drives.
+
+A node whose VPC firewall cuts it off from the apiserver (a zone partition) loses what a real
+kubelet loses: its requests fail (KubeRest.behind) and it hears no pod events, since the shared
+watch stands for its own; its pods' processes keep running. When the cut heals, it catches up
+as a kubelet's re-list does: every pod bound to it is replayed, and what was deleted meanwhile
+is stopped.
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ from collections import deque
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from gameday.lab.hollow.host import NodeSpec
+from gameday.lab.hollow.host import NodeNetwork, NodeSpec
 from gameday.lab.hollow.kuberest import KubeRest
 from gameday.lab.hollow.node import HollowNode
 from gameday.lab.hollow.pods import NodeContext
@@ -41,6 +48,41 @@ class HollowFleet:
         self._locks: dict[str, asyncio.Lock] = {}
         self.synced = asyncio.Event()
         self._background: set[asyncio.Task] = set()
+        self._network: NodeNetwork | None = None
+        self.cut_off: dict[str, str] = {}  # node -> why it cannot reach the apiserver
+
+    def attach_network(self, network: NodeNetwork) -> None:
+        """Follow the VPC's firewall from now on (labd attaches the compute model's)."""
+        self._network = network
+        network.subscribe(self._network_changed)
+
+    def _network_changed(self) -> None:
+        """Recompute which nodes reach the apiserver; a healed node catches up."""
+        if self._network is None:
+            return
+        api = urlsplit(self.kube.server)
+        for name, node in self.nodes.items():
+            why = self._network.blocked(node.spec.internal_ip, api.hostname or "",
+                                        api.port or 443)
+            was = self.cut_off.pop(name, None)
+            if why:
+                self.cut_off[name] = why
+                if was is None:
+                    self.record("node.partitioned", {"node": name, "why": why})
+            elif was is not None:
+                self.record("node.reconnected", {"node": name})
+                self._catch_up(node)
+
+    def _catch_up(self, node: HollowNode) -> None:
+        """What the node missed while cut off: the pods bound to it now, and the end of those
+        deleted meanwhile (a kubelet's re-list after its watch broke)."""
+        name = node.spec.name
+        for key, pod in list(self.pods.items()):
+            if pod["spec"].get("nodeName") == name:
+                self.spawn(self._handle(node, "MODIFIED", key, pod))
+        for key, runner in list(node.pods.items()):
+            if self.pods.get(key, {}).get("metadata", {}).get("uid") != runner.uid:
+                self.spawn(self._handle(node, "DELETED", key, runner.pod))
 
     def record(self, kind: str, data: dict) -> None:
         """Ground truth with wall-clock time: what happened, when, as the lab saw it."""
@@ -92,7 +134,7 @@ class HollowFleet:
         else:
             self.pods[key] = pod
         node = self.nodes.get(node_name)
-        if node is not None:
+        if node is not None and node_name not in self.cut_off:
             self.spawn(self._handle(node, kind, key, pod))
 
     async def _handle(self, node: HollowNode, kind: str, key: str, pod: dict) -> None:
@@ -106,7 +148,8 @@ class HollowFleet:
 
     def _context(self, spec: NodeSpec) -> NodeContext:
         assert self._http is not None, "fleet not started"
-        return NodeContext(spec.name, spec.internal_ip, self.kube, self._http,
+        kube = self.kube.behind(lambda: self.cut_off.get(spec.name))
+        return NodeContext(spec.name, spec.internal_ip, kube, self._http,
                            self.log_dir / spec.name, self.record, self.spawn)
 
     # NodeHost protocol ---------------------------------------------------------------------
@@ -116,6 +159,7 @@ class HollowFleet:
             node = self.nodes[spec.name] = HollowNode(spec, self._context(spec), self.profile)
         elif node.powered:
             return
+        self._network_changed()  # a VM (re)created inside a partition boots cut off
         await node.power_on(spec)
         for key, pod in list(self.pods.items()):
             if pod["spec"].get("nodeName") == spec.name:
@@ -136,5 +180,6 @@ class HollowFleet:
         return [{"name": n.spec.name, "zone": n.spec.zone, "pool": n.spec.pool,
                  "provisioning": n.spec.provisioning, "powered": n.powered,
                  "boot_id": n.boot_id, "instance_id": n.spec.instance_id,
-                 "internal_ip": n.spec.internal_ip, "pods": sorted(n.pods)}
+                 "internal_ip": n.spec.internal_ip, "pods": sorted(n.pods),
+                 "cut_off": self.cut_off.get(n.spec.name)}
                 for n in self.nodes.values()]

@@ -7,6 +7,7 @@ can be tested alone and the compute model never touches the Kubernetes API itsel
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,3 +39,14 @@ class NodeHost(Protocol):
 
     async def remove(self, name: str) -> None:
         """The VM is gone for good (deleted, not recreated): delete its Node object."""
+
+
+class NodeNetwork(Protocol):
+    """The VPC the VMs sit in (gameday.lab.compute.network): may a connection pass, and a call
+    after every change of its rules or tags."""
+
+    def blocked(self, src_ip: str, dst_ip: str, port: int, protocol: str = "tcp") -> str | None:
+        """None if the connection may pass, else why not (which firewall rule)."""
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after each change."""

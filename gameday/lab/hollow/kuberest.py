@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,19 @@ class KubeRest:
         self._ssl = ssl.create_default_context(cafile=ca_file)
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=5)
         self._session: aiohttp.ClientSession | None = None
+        self._root: KubeRest | None = None  # set on a view made by `behind`
+        self._cut_off: Callable[[], str | None] = _never
+
+    def behind(self, cut_off: Callable[[], str | None]) -> KubeRest:
+        """This client as one node's kubelet sees it: while `cut_off()` names a reason (the
+        node's VPC firewall drops its traffic to the apiserver), every request fails as an
+        unreachable host does, with aiohttp.ClientConnectionError. The view shares this
+        client's connection pool; the lab has one process for all kubelets, so the cut is
+        applied here, where each kubelet's traffic leaves, instead of in a packet filter."""
+        view = copy.copy(self)
+        view._root = self
+        view._cut_off = cut_off
+        return view
 
     @classmethod
     def from_kubeconfig(cls, path: Path) -> KubeRest:
@@ -57,6 +71,8 @@ class KubeRest:
 
     @property
     def session(self) -> aiohttp.ClientSession:
+        if self._root is not None:
+            return self._root.session
         if self._session is None:
             conn = aiohttp.TCPConnector(ssl=self._ssl, limit=64)
             self._session = aiohttp.ClientSession(connector=conn, headers=self._headers)
@@ -69,6 +85,9 @@ class KubeRest:
     async def request(self, method: str, path: str, body: Any = None,
                       content_type: str = "application/json",
                       params: dict[str, str] | None = None) -> dict:
+        if why := self._cut_off():
+            raise aiohttp.ClientConnectionError(f"{method} {path}: {self.server} unreachable "
+                                                f"({why})")
         data = None if body is None else json.dumps(body)
         headers = {"Content-Type": content_type} if body is not None else None
         async with self.session.request(method, self.server + path, data=data, headers=headers,
@@ -145,6 +164,10 @@ class KubeRest:
                             yield event["type"], obj, version
             except (aiohttp.ClientError, TimeoutError, KubeApiError, ValueError):
                 await _sleep_or_stop(stop, 0.5)
+
+
+def _never() -> str | None:
+    return None
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
