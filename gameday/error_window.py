@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gameday.errors import SloError, UsageError
-from gameday.slo.counters import CounterSamples, check_selector, with_matchers
+from gameday.promql import check_selector, with_matchers
+from gameday.slo.counters import CounterSamples
 
 if TYPE_CHECKING:
     from gameday.adapters.prometheus import PromClient

@@ -202,6 +202,7 @@ def gameday(gameday_run: RunContext, request: pytest.FixtureRequest) -> Iterator
     """The game-day API for one scenario: phases, load, faults, SLO verdicts, evidence."""
     from gameday.gameday import GameDay
 
+    gameday_run.check_prometheus()  # a bad Prometheus credential: stop before any fault
     day = GameDay(gameday_run, request.node)
     try:
         yield day

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING
 from gameday.errors import LabNotRunning, UsageError
 from gameday.extras import lab_extra
 from gameday.narration import Narrator
+from gameday.promql import cluster_from_context
 from gameday.scenario_values import Overrides
 from gameday.settings import Settings
 
 if TYPE_CHECKING:
     from gameday.adapters.compute import ComputeAdapter
     from gameday.adapters.kube import KubeAdapter
+    from gameday.adapters.prometheus import PromClient
     from gameday.faults.ledger import Ledger
     from gameday.lab.profiles import Profile
     from gameday.lab.state import LabState
@@ -43,11 +45,13 @@ class TargetInfo:
     gce_project: str | None
     profile_name: str  # timing profile: the lab's, or "gke" for a real cluster
     lab: LabState | None = None
+    prometheus_cluster: str | None = None  # the `cluster` label every selector is scoped to
 
     def describe(self) -> dict[str, str]:
         """Environment rows for reports (no credentials: only names and URLs)."""
         return {"context": self.context or "(kubeconfig default)",
                 "prometheus": self.prometheus_url or "(none)",
+                "prometheus_cluster": self.prometheus_cluster or "(not scoped)",
                 "compute_endpoint": self.gce_endpoint or "(Google Cloud default)",
                 "gce_project": self.gce_project or "(from node providerIDs)",
                 "timing_profile": self.profile_name,
@@ -67,6 +71,20 @@ def _check_default_kubeconfig() -> None:
         raise UsageError(f"no cluster to run against: --lab off, no --kubeconfig, and {where} "
                          "does not exist; pass --kubeconfig PATH (and --kube-context NAME), "
                          "or drop --lab off to use the embedded lab")
+
+
+def _current_context(kubeconfig: Path | None) -> str | None:
+    """The current-context of a kubeconfig (None when unreadable: the cluster is then not
+    derived from it, and the Kubernetes client reports the file itself)."""
+    import yaml
+
+    path = kubeconfig or Path(os.environ.get("KUBECONFIG", "~/.kube/config").split(
+        os.pathsep)[0]).expanduser()
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return data.get("current-context") if isinstance(data, dict) else None
 
 
 def new_run_id() -> str:
@@ -116,15 +134,46 @@ class RunContext:
     def target(self) -> TargetInfo:
         s = self.settings
         if not s.uses_lab:
+            context = s.kube_context or _current_context(s.kubeconfig)
             return TargetInfo(s.kubeconfig, s.kube_context, s.prometheus_url, s.gce_endpoint,
-                              s.gce_project, "gke")
+                              s.gce_project, "gke",
+                              prometheus_cluster=s.prometheus_cluster
+                              or cluster_from_context(context))
         with lab_extra(NO_LAB):
             state = self._lab_state()
         eps = state.endpoints()
-        return TargetInfo(state.kubeconfig, state.context,
-                          s.prometheus_url or eps.get("prometheus_url"),
+        # with google auth, the lab's Managed-Prometheus-shaped endpoint (it wants a token)
+        lab_prom = eps.get("gmp_url" if s.prometheus_auth == "google" else "prometheus_url")
+        return TargetInfo(state.kubeconfig, state.context, s.prometheus_url or lab_prom,
                           s.gce_endpoint or eps.get("compute_endpoint"),
-                          s.gce_project or eps.get("gce_project"), state.config.profile, state)
+                          s.gce_project or eps.get("gce_project"), state.config.profile, state,
+                          prometheus_cluster=s.prometheus_cluster or state.config.cluster)
+
+    @cached_property
+    def prom(self) -> PromClient:
+        """The target's Prometheus, as every query of the run should reach it: with the
+        run's credentials (a self-refreshing Google session under --prometheus-auth google)
+        and scoped to the target's cluster. Built on first use; `check_prometheus` makes that
+        the start of the first test, so a bad credential stops the run before any fault."""
+        from gameday.adapters.prometheus import PromClient
+
+        url = self.target.prometheus_url
+        if not url:
+            raise UsageError("no Prometheus to judge SLOs with: pass --prometheus-url (or ini "
+                             "gameday_prometheus_url)")
+        session = None
+        if self.settings.prometheus_auth == "google":
+            from gameday.adapters.google_auth import authorized_session
+
+            session = authorized_session()
+        scope = {"cluster": c} if (c := self.target.prometheus_cluster) else {}
+        return PromClient(url, headers=self.settings.prometheus_headers, session=session,
+                          scope=scope)
+
+    def check_prometheus(self) -> None:
+        """Under --prometheus-auth google, get the first token now (PrometheusAuthError)."""
+        if self.settings.prometheus_auth == "google" and not self.settings.dry_run:
+            _ = self.prom
 
     def _lab_state(self) -> LabState:
         from gameday.lab.state import LabState, default_dir
@@ -217,6 +266,8 @@ class RunContext:
         """Session end: revert anything still outstanding, release the cluster lock, stop the
         run's own Prometheus and a lab we started."""
         messages: list[str] = []
+        if "prom" in self.__dict__:
+            self.prom.close()
         if "load_prometheus" in self.__dict__:
             self.load_prometheus.stop()
         if "ledger" in self.__dict__ and self.ledger.path.exists():

@@ -17,6 +17,7 @@ from gameday.errors import UsageError
 LAB_MODES = ("auto", "running", "off")
 LOAD_PLACEMENTS = ("auto", "runner", "cluster")
 LOAD_MONITORS = ("auto", "annotations", "podmonitoring", "podmonitor")
+PROMETHEUS_AUTHS = ("none", "google")
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("prometheus_url", "--prometheus-url", "Prometheus HTTP API base URL (default: the "
            "lab's)"),
     Option("prometheus_headers", "--prometheus-header", "extra header for Prometheus, "
-           "'Name: value' (repeatable; e.g. Authorization for Managed Prometheus)", default=(),
+           "'Name: value' (repeatable; for a server other than Managed Prometheus)", default=(),
            kind="list"),
+    Option("prometheus_auth", "--prometheus-auth", "how to authenticate to Prometheus: none, "
+           "or google (Application Default Credentials with monitoring.read, refreshed "
+           "automatically: what Managed Prometheus needs)", default="none"),
+    Option("prometheus_cluster", "--prometheus-cluster", "cluster label every series selector "
+           "gets (cluster=\"NAME\", Managed Prometheus's label; default: the CLUSTER of a "
+           "gke_PROJECT_LOCATION_CLUSTER context, the lab's cluster, else none)"),
     Option("gce_project", "--gce-project", "GCE project of the node VMs: checked with the "
            "Compute API, and a node of another project is refused (default: the lab's, or "
            "from the nodes' providerID)"),
@@ -93,6 +100,8 @@ class Settings:
     keep_lab: bool = False
     prometheus_url: str | None = None
     prometheus_headers: dict[str, str] = field(default_factory=dict)
+    prometheus_auth: str = "none"
+    prometheus_cluster: str | None = None
     gce_project: str | None = None
     gce_endpoint: str | None = None
     allowed_contexts: frozenset[str] = frozenset()
@@ -168,7 +177,12 @@ def validate(values: dict[str, Any]) -> Settings:
                                           "--prometheus-header", "'Name: value'")
     values["overrides"] = _pairs(values["overrides"], "=", "--gameday-set", "KEY=VALUE")
     values["allowed_contexts"] = frozenset(values["allowed_contexts"])
-    for name, choices in (("load_placement", LOAD_PLACEMENTS), ("load_monitor", LOAD_MONITORS)):
+    if values["prometheus_auth"] == "google" and any(
+            k.lower() == "authorization" for k in values["prometheus_headers"]):
+        raise UsageError("--prometheus-auth google brings its own Authorization header: drop "
+                         "the --prometheus-header 'Authorization: ...'")
+    for name, choices in (("load_placement", LOAD_PLACEMENTS), ("load_monitor", LOAD_MONITORS),
+                          ("prometheus_auth", PROMETHEUS_AUTHS)):
         if values[name] not in choices:
             raise UsageError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, "
                              f"got {values[name]!r}")

@@ -28,6 +28,7 @@ from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from gameday.errors import ConditionTimeout, SloError
+from gameday.promql import scoped
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +90,17 @@ def duration(seconds: float) -> str:
 class PromClient:
     """Queries one Prometheus (or a compatible API such as Google Managed Prometheus).
 
-    `headers` go on every request (GMP needs `Authorization: Bearer <token>`); `auth` is a
-    (user, password) pair for basic auth. `timeout_s` bounds each request's read and
-    `connect_timeout_s` its connection; a refused connection is retried `retries` times.
+    `headers` go on every request; `auth` is a (user, password) pair for basic auth;
+    `session` replaces the plain one, e.g. google-auth's AuthorizedSession, which puts a
+    fresh OAuth token on every request (see gameday.adapters.google_auth). `scope` holds label
+    matchers added to every series selector this client is given (GMP's `cluster`, see
+    gameday.promql.scoped). `timeout_s` bounds each request's read and `connect_timeout_s` its
+    connection; a refused connection is retried `retries` times.
     """
 
     def __init__(self, url: str, *, headers: Mapping[str, str] | None = None,
-                 auth: tuple[str, str] | None = None, timeout_s: float = 10.0,
+                 auth: tuple[str, str] | None = None, session: requests.Session | None = None,
+                 scope: Mapping[str, str] | None = None, timeout_s: float = 10.0,
                  connect_timeout_s: float = 3.0, retries: int = 1) -> None:
         if not url.startswith(("http://", "https://")):
             raise SloError(f"Prometheus URL {url!r} must start with http:// or https://")
@@ -103,7 +108,8 @@ class PromClient:
         self._local = threading.local()
         self._lock = threading.Lock()
         self.warnings: list[PromWarning] = []
-        session = requests.Session()
+        self.scope: dict[str, str] = dict(scope or {})
+        session = session if session is not None else requests.Session()
         session.hooks["response"].append(self._keep_response)
         self._client = PrometheusConnect(
             url=self.url, headers=dict(headers or {}), auth=auth, session=session,
@@ -148,8 +154,9 @@ class PromClient:
         return _series(data)
 
     def samples(self, selector: str, start: Instant, end: Instant) -> list[Series]:
-        """Raw scraped samples of `selector` with timestamps in [start, end]: no extrapolation,
-        no lookback; what counter math over an exact window needs."""
+        """Raw scraped samples of `selector` (scoped) with timestamps in [start, end]: no
+        extrapolation, no lookback; what counter math over an exact window needs."""
+        selector = scoped(selector, self.scope)
         s, e = unix(start), unix(end)
         if e < s:
             raise SloError(f"samples of {selector}: end {e} is before start {s}")
@@ -171,6 +178,7 @@ class PromClient:
         samples, so this only times out if Prometheus itself stopped scraping).
         """
         target = unix(ts)
+        selector = scoped(selector, self.scope)
         promql = f"min(timestamp({selector}))"
         deadline = time.monotonic() + timeout_s
         last: float | None = None
@@ -222,8 +230,10 @@ class PromClient:
             detail = response.text[:300].strip() or "(empty body)"
         hint = ""
         if response.status_code in (401, 403):
-            hint = (" Check the credentials: Google Managed Prometheus needs an "
-                    "'Authorization: Bearer <token>' header (--prometheus-header).")
+            hint = (" Check the credentials: for Google Managed Prometheus use "
+                    "--prometheus-auth google (Application Default Credentials with "
+                    "monitoring.read), or pass an 'Authorization: Bearer <token>' header "
+                    "(--prometheus-header) to another server.")
         return PrometheusQueryError(f"Prometheus at {self.url} answered HTTP "
                                     f"{response.status_code} to query {promql!r}: {detail}.{hint}")
 

@@ -21,7 +21,7 @@ from gameday.lab.hollow import control
 from gameday.lab.hollow.fleet import HollowFleet
 from gameday.lab.hollow.kuberest import KubeRest
 from gameday.lab.pki import Pki
-from gameday.lab.profiles import get_profile
+from gameday.lab.profiles import Profile, get_profile
 from gameday.lab.state import LabState
 
 
@@ -34,6 +34,7 @@ async def serve(state: LabState) -> None:
     app = web.Application()
     control.add_routes(app, fleet, registry)
     compute = _compute_model(state, fleet, profile, app)
+    _google_apis(state, profile, app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", state.ports["labd"]).start()
@@ -54,6 +55,17 @@ def _compute_model(state: LabState, fleet: HollowFleet, profile, app: web.Applic
     model = ComputeModel(state.config.to_layout(), fleet, profile)
     add_routes(app, model)
     return model
+
+
+def _google_apis(state: LabState, profile: Profile, app: web.Application) -> None:
+    """The OAuth token endpoint, a fresh service-account key for it, and the Managed-Prometheus
+    query endpoint that wants its tokens (gameday/lab/tokens.py, gameday/lab/gmp.py)."""
+    from gameday.lab import gmp, tokens
+
+    key = tokens.write_key(state.google_credentials, state.config.project,
+                           state.url("labd") + tokens.TOKEN_PATH)
+    tokens.add_routes(app, tokens.Tokens(key, profile.oauth_token_lifetime))
+    gmp.add_routes(app, state.config.project, state.url("prometheus"))
 
 
 def main(argv: list[str] | None = None) -> int:

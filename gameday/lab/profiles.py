@@ -63,6 +63,10 @@ TIMINGS: dict[str, Timing] = {
     "neg_readiness_gate_timeout": Timing(
         600, 30, "NEG readiness gate forced True after 10 min"
     ),
+    "oauth_token_lifetime": Timing(
+        3600, 60, "Google OAuth2 access tokens (a service account's, for Managed Prometheus) "
+        "expire after 1 h"
+    ),
 }
 
 PROFILES = ("gke", "fast")
@@ -93,6 +97,7 @@ class Profile:
     scrape_interval: float
     neg_detach_delay: float
     neg_readiness_gate_timeout: float
+    oauth_token_lifetime: float
 
     def reschedule_timeout_s(self) -> float:
         """How long to wait for the pods of unreachable nodes to run elsewhere: the node

@@ -6,11 +6,19 @@ Everything else is a static address, plus a `file_sd` folder (`<prometheus_dir>/
 where the harness drops targets it starts during a run (the Locust exporter), which Prometheus
 picks up without a reload. Intervals follow the timing profile: 1 s in `fast`, so an SLO window
 of a few seconds holds enough samples; 15 s in `gke`, as a GKE cluster is commonly scraped.
+
+Every series gets Managed Prometheus's labels at scrape (`project_id`, `location`, `cluster`,
+and `namespace` for the lab's own components, which have no pod), as relabelling rather than
+external labels, which a query would not show: the lab's GMP-shaped endpoint
+(gameday/lab/gmp.py) then answers exactly what GMP would, and the harness's `cluster=` matcher
+selects them. The load balancer's Cloud Monitoring metrics (`loadbalancing_googleapis_com:...`)
+keep only their own labels and `project_id`, as GCLB's series do through GMP.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +44,8 @@ class PrometheusTargets:
     labd: str
     ingress_admin: str
     kubestate: str
+    # GMP's prometheus_target labels: project_id, location (the cluster's region), cluster
+    gmp_labels: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("apiserver", "labd", "ingress_admin", "kubestate"):
@@ -60,33 +70,55 @@ def file_sd_dir(prometheus_dir: Path) -> Path:
     return prometheus_dir / TARGETS_DIR
 
 
-def _static(job: str, address: str, **extra: Any) -> dict[str, Any]:
-    return {"job_name": job, "static_configs": [{"targets": [address]}], **extra}
+SYSTEM_NAMESPACE = "kube-system"  # the lab's own components run in no pod; GKE's would be here
+CLOUD_MONITORING_METRICS = "[a-z0-9_]+_googleapis_com:.*"
+TARGET_ONLY = ("cluster", "location", "namespace", "job", "instance")
+
+
+def _labels(labels: Mapping[str, str]) -> list[dict[str, str]]:
+    """relabel_configs that set fixed target labels (source_labels absent: always applies)."""
+    return [{"target_label": k, "replacement": v} for k, v in labels.items()]
+
+
+def _static(job: str, address: str, labels: Mapping[str, str], **extra: Any) -> dict[str, Any]:
+    return {"job_name": job, "static_configs": [{"targets": [address]}],
+            "relabel_configs": _labels({**labels, "namespace": SYSTEM_NAMESPACE}), **extra}
+
+
+def _cloud_monitoring_shape() -> list[dict[str, Any]]:
+    """metric_relabel_configs: strip target labels from Cloud Monitoring series (a label set
+    to "" is removed), since GCLB's series carry their monitored resource's labels only."""
+    return [{"source_labels": ["__name__"], "regex": CLOUD_MONITORING_METRICS,
+             "target_label": name, "replacement": ""} for name in TARGET_ONLY]
 
 
 def render_config(profile: Profile, targets: PrometheusTargets,
                   prometheus_dir: Path) -> dict[str, Any]:
     """The configuration as a dict (dump it with `yaml.safe_dump`)."""
     interval = duration(profile.scrape_interval)
+    gmp = dict(targets.gmp_labels)
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval,
                    "scrape_timeout": duration(min(profile.scrape_interval,
                                                   MAX_SCRAPE_TIMEOUT_S))},
         "scrape_configs": [
-            _static("kube-apiserver", targets.apiserver, scheme="https",
+            _static("kube-apiserver", targets.apiserver, gmp, scheme="https",
                     tls_config={"ca_file": str(targets.ca_file)},
                     authorization={"type": "Bearer",
                                    "credentials_file": str(targets.token_file)}),
-            _static("gameday-labd", targets.labd),
-            _static("gameday-ingress", targets.ingress_admin),
+            _static("gameday-labd", targets.labd, gmp),
+            _static("gameday-ingress", targets.ingress_admin, gmp,
+                    metric_relabel_configs=_cloud_monitoring_shape()),
             # ksm's own namespace/pod labels describe objects, not the exporter: keep them
-            _static("kube-state-metrics", targets.kubestate, honor_labels=True),
-            {"job_name": "pods",
+            _static("kube-state-metrics", targets.kubestate, gmp, honor_labels=True),
+            {"job_name": "pods",  # namespace: the pod's, from the http_sd labels
              "http_sd_configs": [{"url": f"http://{targets.kubestate}/sd/pods",
-                                  "refresh_interval": interval}]},
+                                  "refresh_interval": interval}],
+             "relabel_configs": _labels(gmp)},
             {"job_name": "gameday-extra",
              "file_sd_configs": [{"files": [str(file_sd_dir(prometheus_dir) / "*.json")],
-                                  "refresh_interval": interval}]},
+                                  "refresh_interval": interval}],
+             "relabel_configs": _labels(gmp)},
         ],
     }
 

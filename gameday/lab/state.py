@@ -17,6 +17,7 @@ from gameday.lab.pki import CONTEXT
 from gameday.lab.procs import ProcRecord
 
 STATE_FILE = "state.json"
+GOOGLE_KEY_FILE = "gcp/lab-service-account.json"  # written by labd (gameday/lab/tokens.py)
 
 
 def default_dir() -> Path:
@@ -46,6 +47,11 @@ class LabState:
         return f"{scheme}://127.0.0.1:{self.ports[port_name]}"
 
     @property
+    def google_credentials(self) -> Path:
+        """The service-account key whose tokens the lab's GMP endpoint accepts."""
+        return self.dir / GOOGLE_KEY_FILE
+
+    @property
     def apiserver_url(self) -> str:
         return self.url("apiserver", "https")
 
@@ -61,6 +67,12 @@ class LabState:
             out["ingress_admin_url"] = self.url("ingress_admin")
         if "prometheus" in self.ports:
             out["prometheus_url"] = self.url("prometheus")
+        if "labd" in self.ports and "prometheus" in self.ports:
+            # Managed Prometheus's shape: wants a token from the key below (--prometheus-auth
+            # google with GOOGLE_APPLICATION_CREDENTIALS=google_credentials)
+            out["gmp_url"] = (self.url("labd") + "/v1/projects/" + self.config.project
+                              + "/location/global/prometheus")
+            out["google_credentials"] = str(self.google_credentials)
         return out
 
     def to_dict(self) -> dict:

@@ -127,7 +127,9 @@ def _start(state: LabState, bins: binaries.Binaries, quiet: bool, timeout_s: flo
         config = prometheus.write_config(profile, prometheus.PrometheusTargets(
             apiserver=addr("apiserver"), ca_file=keys.ca_cert,
             token_file=keys.token_file("prometheus"), labd=addr("labd"),
-            ingress_admin=addr("ingress_admin"), kubestate=addr("kubestate")), prom_dir)
+            ingress_admin=addr("ingress_admin"), kubestate=addr("kubestate"),
+            gmp_labels={"project_id": state.config.project, "location": state.config.region,
+                        "cluster": state.config.cluster}), prom_dir)
         prom = spawn("prometheus", prometheus.prometheus_command(
             bins["prometheus"], prom_dir, addr("prometheus"), config))
         until("prometheus", lambda: http_ok(state.url("prometheus") + prometheus.READY_PATH),

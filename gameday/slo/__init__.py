@@ -2,7 +2,9 @@
 
     Availability(0.99)                       success ratio >= 99% (Locust's client-side counts)
     Availability.from_lb(0.99, backend_service="web")
+    Availability.from_gclb(0.99, ingress="shop/web")   GCLB's own count (GKE Ingress or lab)
     Latency(0.95, 0.25)                      p95 <= 250 ms from a duration histogram
+    Latency.from_gclb(0.95, 0.25, ingress="shop/web")
     BurnRate(slo_target=0.999, max_burn=14.4)
     RecoveryTime(Availability(0.99), bound_s=60)
 

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 from gameday.errors import UsageError
 from gameday.load import metrics
+from gameday.promql import check_selector, with_matchers
 from gameday.slo.base import Indicator, Measurement, check_fraction
-from gameday.slo.counters import CounterSamples, check_selector, with_matchers
+from gameday.slo.counters import CounterSamples
 
 if TYPE_CHECKING:
     from gameday.adapters.prometheus import PromClient
@@ -26,6 +27,12 @@ lab's file_sd target, pod annotations, a PodMonitoring or a PodMonitor."""
 LB_REQUESTS = "gameday_lb_requests_total"
 """Requests counted by the lab's load balancer (what the GCLB-like front end saw)."""
 BAD_CODES = 'code_class=~"5xx|error"'
+GCLB_REQUESTS = ('loadbalancing_googleapis_com:https_request_count'
+                 '{monitored_resource="https_lb_rule"}')
+"""GCLB's request count through Managed Prometheus (Cloud Monitoring's
+loadbalancing.googleapis.com/https/request_count); the lab's balancer exports the same."""
+GCLB_BAD = 'response_code_class="500"'
+"""GCLB's class of a 5xx answer (its own 502s included) is the number 500."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,15 @@ class Availability(Indicator):
                                   if backend_service else "")
         return cls(target, selector, name=name)
 
+    @classmethod
+    def from_gclb(cls, target: float, *, ingress: str | None = None,
+                  url_map_name: str | None = None,
+                  name: str = "gclb-availability") -> Availability:
+        """From Google Cloud Load Balancing's own count (a GKE Ingress's, or the lab's),
+        for the URL map of `ingress` ("namespace/name") or of the exact `url_map_name`."""
+        return cls(target, with_matchers(GCLB_REQUESTS, gclb_matchers(ingress, url_map_name)),
+                   GCLB_BAD, name=name)
+
     def collect(self, prom: PromClient, start: float, end: float) -> RequestCounts:
         return collect_requests(prom, self.total, self.bad, start, end)
 
@@ -103,6 +119,21 @@ class Availability(Indicator):
 
     def value_text(self, value: float) -> str:
         return percent(value)
+
+
+def gclb_matchers(ingress: str | None, url_map_name: str | None) -> str:
+    """The url_map_name matcher of one Ingress's load balancer: ingress-gce names its URL map
+    `k8s2-um-<cluster uid>-<namespace>-<name>-<hash>` (namespace and name cut evenly to 36
+    characters together; pass url_map_name for such long ones)."""
+    if (ingress is None) == (url_map_name is None):
+        raise UsageError("a GCLB SLO needs exactly one of ingress='NAMESPACE/NAME' or "
+                         "url_map_name='k8s2-um-...'")
+    if url_map_name is not None:
+        return f'url_map_name="{url_map_name}"'
+    namespace, sep, ingress_name = (ingress or "").partition("/")
+    if not sep or not namespace or not ingress_name:
+        raise UsageError(f"ingress must be 'NAMESPACE/NAME', got {ingress!r}")
+    return f'url_map_name=~"k8s2-um-[a-z0-9]{{8}}-{namespace}-{ingress_name}-[a-z0-9]{{8}}"'
 
 
 def percent(ratio: float) -> str:

@@ -13,40 +13,16 @@ interval, never extrapolated.
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gameday.errors import UsageError
+from gameday.promql import scoped
 
 if TYPE_CHECKING:
     from gameday.adapters.prometheus import PromClient
 
 LabelKey = frozenset[tuple[str, str]]
-
-_SELECTOR = re.compile(r"^\s*(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(\{(?P<matchers>.*)\})?\s*$",
-                       re.DOTALL)
-
-
-def check_selector(what: str, selector: str) -> str:
-    """The selector, stripped; UsageError if it is empty or not a plain series selector."""
-    m = _SELECTOR.match(selector or "")
-    if not selector or not selector.strip() or m is None or not (
-            m.group("name") or (m.group("matchers") or "").strip()):
-        raise UsageError(f"{what} must be a series selector like "
-                         f"'http_requests_total{{job=\"web\"}}', got {selector!r}")
-    return selector.strip()
-
-
-def with_matchers(selector: str, matchers: str) -> str:
-    """`metric{a="b"}` + `c=~"d"` -> `metric{a="b",c=~"d"}`."""
-    m = _SELECTOR.match(selector)
-    if m is None:
-        raise UsageError(f"not a series selector: {selector!r}")
-    inner = ",".join(p for p in ((m.group("matchers") or "").strip(), matchers.strip()) if p)
-    return f"{m.group('name') or ''}{{{inner}}}"
-
 
 def key(labels: dict[str, str] | object) -> LabelKey:
     return frozenset(dict(labels).items())  # type: ignore[call-overload]
@@ -69,6 +45,7 @@ class CounterSamples:
         """Two queries: the value of each series `@ start` and its raw samples in the window."""
         from gameday.adapters.prometheus import duration
 
+        selector = scoped(selector, prom.scope)
         at_start = f"{selector} @ {start:.3f}"
         raw = f"{selector}[{duration(end - start)}] @ {end:.3f}"
         baseline = {key(s.labels): s.value for s in prom.query(at_start, at=start)}

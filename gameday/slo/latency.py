@@ -15,14 +15,19 @@ from typing import TYPE_CHECKING, ClassVar
 
 from gameday.errors import UsageError
 from gameday.load import metrics
+from gameday.promql import check_selector, with_matchers
+from gameday.slo.availability import gclb_matchers
 from gameday.slo.base import Indicator, Measurement, check_fraction, check_positive
-from gameday.slo.counters import CounterSamples, check_selector
+from gameday.slo.counters import CounterSamples
 
 if TYPE_CHECKING:
     from gameday.adapters.prometheus import PromClient
 
 LOAD_DURATION = f'{metrics.DURATION}_bucket{{{metrics.RUN_LABEL}!=""}}'
 LB_DURATION = "gameday_lb_request_duration_seconds_bucket"
+GCLB_LATENCY = ('loadbalancing_googleapis_com:https_total_latencies_bucket'
+                '{monitored_resource="https_lb_rule"}')
+"""GCLB's total latency distribution through Managed Prometheus, in milliseconds."""
 
 
 def bucket_quantile(q: float, buckets: dict[float, float]) -> float:
@@ -58,13 +63,15 @@ def bucket_quantile(q: float, buckets: dict[float, float]) -> float:
 class Latency(Indicator):
     """The `quantile` of request durations <= `threshold_s` over the window.
 
-    `histogram` selects the `_bucket` series of a duration histogram in seconds.
+    `histogram` selects the `_bucket` series of a duration histogram, whose unit is
+    1/`per_second` s (1: seconds; GCLB's distribution is in ms: 1000).
     """
 
     quantile: float
     threshold_s: float
     histogram: str = LOAD_DURATION
     name: str = "latency"
+    per_second: float = 1.0
 
     kind: ClassVar[str] = "latency"
     better: ClassVar = "lower"
@@ -73,6 +80,7 @@ class Latency(Indicator):
         check_fraction(f"latency SLO {self.name!r}: quantile", self.quantile)
         check_positive(f"latency SLO {self.name!r}: threshold_s", self.threshold_s)
         check_selector(f"latency SLO {self.name!r}: histogram", self.histogram)
+        check_positive(f"latency SLO {self.name!r}: per_second", self.per_second)
         if "_bucket" not in self.histogram.split("{", 1)[0]:
             raise UsageError(f"latency SLO {self.name!r}: histogram must select the _bucket "
                              f"series, e.g. {LOAD_DURATION!r}; got {self.histogram!r}")
@@ -91,6 +99,15 @@ class Latency(Indicator):
                                   if backend_service else "")
         return cls(quantile, threshold_s, selector, name=name)
 
+    @classmethod
+    def from_gclb(cls, quantile: float, threshold_s: float, *, ingress: str | None = None,
+                  url_map_name: str | None = None, name: str = "gclb-latency") -> Latency:
+        """From Google Cloud Load Balancing's total latencies (ms) of one Ingress's URL map
+        (see Availability.from_gclb for `ingress` / `url_map_name`)."""
+        return cls(quantile, threshold_s,
+                   with_matchers(GCLB_LATENCY, gclb_matchers(ingress, url_map_name)),
+                   name=name, per_second=1000.0)
+
     def collect(self, prom: PromClient, start: float, end: float) -> CounterSamples:
         return CounterSamples.fetch(prom, self.histogram, start, end)
 
@@ -98,7 +115,8 @@ class Latency(Indicator):
         if not data.has_series:
             return Measurement(None, f"no series match {self.histogram}", data.queries)
         try:
-            buckets = {float(le): n for le, n in data.increase_by("le", start, end).items()}
+            buckets = {float(le) / self.per_second: n
+                       for le, n in data.increase_by("le", start, end).items()}
         except ValueError:
             raise UsageError(f"latency SLO {self.name!r}: {self.histogram} has series without a "
                              "numeric 'le' label; select a histogram's _bucket series") from None

@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from gameday.slo.counters import CounterSamples, key, with_matchers
+from gameday.promql import with_matchers
+from gameday.slo.counters import CounterSamples, key
 from gameday.slo.latency import bucket_quantile
 
 A = key({"code": "200"})

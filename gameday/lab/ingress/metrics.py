@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from gameday.lab.ingress.gclb import GclbMetrics
 from gameday.lab.ingress.healthcheck import CheckResult
 
 # Must contain every latency SLO threshold a scenario may use (0.005 s .. 10 s), plus the 30 s
@@ -35,9 +36,13 @@ class LbMetrics:
         self.health_checks = Counter(
             "gameday_lb_health_checks", "Health-check probes sent by the load balancer.",
             ["backend_service", "backend", "result"], registry=self.registry)
+        self.gclb = GclbMetrics()  # the same requests, as GCLB's Cloud Monitoring metrics
+        self.registry.register(self.gclb)
 
     def observe_request(self, backend_service: str, backend: str, code: int,
-                        seconds: float) -> None:
+                        seconds: float, ingress: str) -> None:
+        """One answered request; `ingress` ("namespace/name") is whose URL map matched it."""
+        self.gclb.observe(ingress, backend_service, code, seconds)
         code_class = f"{code // 100}xx"
         self.requests.labels(backend_service, backend, str(code), code_class).inc()
         self.duration.labels(backend_service, code_class).observe(seconds)

@@ -57,7 +57,10 @@ class Proxy:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
-        service = self.pool.config.url_map.lookup(request.host, request.path)
+        url_map = self.pool.config.url_map
+        route = url_map.route(request.host, request.path)
+        service = route.backend if route is not None else url_map.default_backend
+        ingress = route.origin if route is not None else url_map.default_origin
         backend = ""
         if service is None:
             response = _error(404, "no_matching_url_map_rule")
@@ -69,7 +72,8 @@ class Proxy:
                 backend = endpoint.address
                 response = await self._forward(request, backend, self.pool.timeout_s(service))
         self.metrics.observe_request(service or "", backend, response.status,
-                                     time.perf_counter() - started)
+                                     time.perf_counter() - started,
+                                     ingress if service is not None else "")
         return response
 
     async def _forward(self, request: web.Request, address: str,

@@ -196,12 +196,14 @@ def translate(objs: ClusterObjects, defaults: HealthCheckSettings) -> LbConfig:
         i.get("metadata", {}).get("creationTimestamp") or "", _key(i)))
     routes: list[Route] = []
     default_backend: str | None = None
+    default_origin = ""
     for ing in ingresses:
         namespace, name = _key(ing)
         origin = f"{namespace}/{name}"
         spec = ing.get("spec") or {}
         if spec.get("defaultBackend") and default_backend is None:
             default_backend = tr.backend(namespace, spec["defaultBackend"], origin)
+            default_origin = origin
         for rule in spec.get("rules") or []:
             for p in (rule.get("http") or {}).get("paths") or []:
                 backend = tr.backend(namespace, p.get("backend") or {}, origin)
@@ -214,5 +216,5 @@ def translate(objs: ClusterObjects, defaults: HealthCheckSettings) -> LbConfig:
                                         backend=backend, origin=origin))
                 except UsageError as exc:
                     tr.problems.append(str(exc))
-    return LbConfig(UrlMap(tuple(routes), default_backend), tr.backend_services,
+    return LbConfig(UrlMap(tuple(routes), default_backend, default_origin), tr.backend_services,
                     tuple(tr.problems))

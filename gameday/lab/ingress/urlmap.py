@@ -74,9 +74,15 @@ class UrlMap:
 
     routes: tuple[Route, ...] = ()
     default_backend: str | None = None
+    default_origin: str = ""  # "namespace/ingress" whose defaultBackend it is
 
     def lookup(self, host: str, path: str) -> str | None:
         """Backend service for a request, or None when the answer is 404."""
+        route = self.route(host, path)
+        return route.backend if route is not None else self.default_backend
+
+    def route(self, host: str, path: str) -> Route | None:
+        """The route a request matches, or None (then the default backend, if any)."""
         host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         host = host.lower()
         best_rank, candidates = -1, []
@@ -92,4 +98,4 @@ class UrlMap:
             length = route.match_length(path)
             if length is not None and (best is None or length > best[0]):
                 best = (length, route)
-        return best[1].backend if best is not None else self.default_backend
+        return best[1] if best is not None else None
