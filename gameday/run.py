@@ -208,7 +208,7 @@ class RunContext:
         shared by the session's tests, stopped by close()."""
         from gameday.load.local_prometheus import LocalPrometheus
 
-        prom = LocalPrometheus(self.prepare_dir() / "load-prometheus")
+        prom = LocalPrometheus(self.prepare_dir() / "load-prometheus", self.run_id)
         prom.start()
         return prom
 

@@ -9,13 +9,17 @@ that LoadRun already writes targets into. Load SLOs are judged there; server-sid
 --prometheus-url.
 
 It is tied to the harness like the load itself (gameday/load/spawn.py): SIGTERMed when the
-pytest process dies, however it dies, and stopped by RunContext.close() otherwise. Its data
-folder lives in the run folder, so the raw samples stay with the report.
+pytest process dies, however it dies, and stopped by RunContext.close() otherwise. It also
+carries the load processes' markers (the game-day run id and the harness pid, names in
+gameday/load/wrapper.py), so `gameday recover` stops it like a load process left behind when
+the harness is stopped (SIGSTOP) rather than dead, or when the parent-death signal was lost.
+Its data folder lives in the run folder, so the raw samples stay with the report.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -25,6 +29,7 @@ from pathlib import Path
 
 from gameday.errors import ConditionTimeout, UsageError
 from gameday.load.spawn import popen_tied
+from gameday.load.wrapper import HARNESS_PID_ENV, RUN_ENV
 
 BINARY_CANDIDATES = ("prometheus", "/usr/bin/prometheus")
 JOB = "gameday-load"
@@ -44,10 +49,12 @@ def find_binary() -> str:
 
 
 class LocalPrometheus:
-    """One Prometheus on 127.0.0.1 scraping every file_sd target under `targets_dir`."""
+    """One Prometheus on 127.0.0.1 scraping every file_sd target under `targets_dir`;
+    `run_id` is the game-day run's, by which `gameday recover` finds it."""
 
-    def __init__(self, workdir: Path, scrape_interval_s: float = 1.0) -> None:
+    def __init__(self, workdir: Path, run_id: str, scrape_interval_s: float = 1.0) -> None:
         self.workdir = Path(workdir)
+        self.run_id = run_id
         self.targets_dir = self.workdir / "targets"
         self.scrape_interval_s = scrape_interval_s
         self.url: str | None = None
@@ -71,7 +78,8 @@ class LocalPrometheus:
                 [binary, f"--config.file={config}",
                  f"--storage.tsdb.path={self.workdir / 'data'}",
                  f"--web.listen-address=127.0.0.1:{port}"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, RUN_ENV: self.run_id, HARNESS_PID_ENV: str(os.getpid())})
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not self._ready():
             if self._proc.poll() is not None or time.monotonic() > deadline:
