@@ -109,7 +109,9 @@ class Evidence:
     """Everything one test leaves for its reports.
 
     `figures` (named numbers such as recovery_time_s) and `parameters` (scenario values) are
-    plain dicts; `load` holds the load result and `outcome` the test's outcome when known.
+    plain dicts; `series` holds named time series of (unix s, value) a scenario sampled (the
+    split brain's pod counts), drawn on the report's timeline; `load` holds the load result
+    and `outcome` the test's outcome when known.
     """
 
     def __init__(self, test_id: str, observer: Observer | None = None) -> None:
@@ -117,6 +119,7 @@ class Evidence:
         self._observer = observer
         self.timeline = Timeline()
         self.figures: dict[str, float] = {}
+        self.series: dict[str, list[tuple[float, float]]] = {}
         self.parameters: dict[str, Any] = {}
         self.load: Any = None
         self.outcome: dict[str, Any] = {}
@@ -183,6 +186,7 @@ class Evidence:
             "events": [e.to_dict() for e in self.timeline],
             "verdicts": [v.to_dict() for v in self.verdicts],
             "figures": json_safe(self.figures),
+            "series": json_safe(self.series),
             "attachments": [a.to_dict() for a in self.attachments],
             "load": json_safe(self.load),
         }

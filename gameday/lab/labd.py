@@ -54,6 +54,7 @@ def _compute_model(state: LabState, fleet: HollowFleet, profile, app: web.Applic
 
     model = ComputeModel(state.config.to_layout(), fleet, profile)
     add_routes(app, model)
+    fleet.attach_network(model.network)  # firewall rules cut nodes off as they would on GCE
     return model
 
 

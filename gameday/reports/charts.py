@@ -22,6 +22,7 @@ from gameday.reports.model import TestRecord
 PHASE_COLOURS = {"baseline": "#2e7d32", "fault": "#c62828", "recovery": "#1565c0"}
 OTHER_PHASE = "#6a1b9a"
 ROWS = ("Requests per second", "Error rate (%)", "Latency p95 / p99 (ms)", "Ready pods per zone")
+SERIES_ROW = "Scenario series (e.g. split brain: pods per side)"
 _EXTERNAL_ATTR = re.compile(r"""(\b(?:href|src)\s*=\s*\\?["'])https?://[^"'\\]*""")
 _CONFIG = {"displaylogo": False, "responsive": True, "topojsonURL": ""}
 
@@ -41,16 +42,22 @@ def _utc(ts: float | str) -> dt.datetime:
 
 def timeline_figure(test: TestRecord) -> go.Figure:
     """Load (rps, error rate, p95/p99) and ready pods per zone on one time axis, with the
-    phases as bands and each fault's inject/revert as vertical markers."""
-    fig = make_subplots(rows=len(ROWS), cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        subplot_titles=ROWS)
-    fig.update_annotations(x=0, xanchor="left", font={"size": 13})  # titles clear of phases
+    phases as bands and each fault's inject/revert as vertical markers; a scenario's own
+    series (evidence `series`, e.g. a split brain's pod counts) get a row of their own."""
     ev = test.evidence or {}
+    series = ev.get("series") or {}
+    rows = (*ROWS, SERIES_ROW) if series else ROWS
+    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=rows)
+    fig.update_annotations(x=0, xanchor="left", font={"size": 13})  # titles clear of phases
     _load_traces(fig, (ev.get("load") or {}).get("timeline") or [])
     _zone_traces(fig, test)
+    for name, points in series.items():
+        fig.add_scatter(x=[_utc(ts) for ts, _ in points], y=[v for _, v in points],
+                        name=name, mode="lines", line={"shape": "hv"}, row=len(rows), col=1)
     _phase_bands(fig, ev.get("phases", []))
     _fault_markers(fig, ev.get("figures", {}))
-    fig.update_layout(height=880, margin={"l": 60, "r": 20, "t": 70, "b": 40},
+    fig.update_layout(height=220 * len(rows), margin={"l": 60, "r": 20, "t": 70, "b": 40},
                       template="plotly_white", hovermode="x unified",
                       legend={"orientation": "h", "y": -0.05})
     fig.update_yaxes(rangemode="tozero")
@@ -77,7 +84,7 @@ def _load_traces(fig: go.Figure, timeline: list[dict[str, Any]]) -> None:
 
 
 def _zone_traces(fig: go.Figure, test: TestRecord) -> None:
-    row = len(ROWS)
+    row = ROWS.index("Ready pods per zone") + 1
     zones = test.zones
     if zones is None:
         _note(fig, row, "ready pods per zone: not collected (no Prometheus for this run)")

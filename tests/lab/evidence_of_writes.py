@@ -13,11 +13,13 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
 
-from gameday.faults.base import Target
+from gameday.adapters.compute import parse_provider_id
+from gameday.faults.base import Fault, Target
 from gameday.faults.node_drain import NodeDrain
 from gameday.faults.node_preemption import NodePreemption
 from gameday.faults.selection import NodeSelector
 from gameday.faults.zone_outage import ZoneOutage
+from gameday.faults.zone_partition import RULE_PREFIX, ZonePartition
 from tests.conftest import LabHandle
 
 ADMIN = "gameday-admin"
@@ -49,9 +51,18 @@ def dry_run_node_faults(target: Target, zone: str) -> None:
     """Dry-run every node-level fault on `zone`: each plans its calls, none is refused, and no
     ledger is opened. The caller checks the audit log (or the Compute operations) stayed put."""
     assert target.dry_run
-    for fault in (ZoneOutage(target, zone=zone),
-                  NodePreemption(target, selector=NodeSelector(zone=zone)),
-                  NodeDrain(target, selector=NodeSelector(zone=zone))):
+    faults: list[Fault] = [ZoneOutage(target, zone=zone),
+                           NodePreemption(target, selector=NodeSelector(zone=zone)),
+                           NodeDrain(target, selector=NodeSelector(zone=zone))]
+    if target.compute is not None:  # a partition is GCE-only: firewall rules and tags
+        faults.append(ZonePartition(target, zone=zone))
+    for fault in faults:
         with fault as result:
             assert result.dry_run and result.plan.calls and result.refused is None
     assert not target.ledger.path.exists()
+    if target.compute is not None:  # global firewall rules and tags are not zone operations
+        undo = faults[-1].plan().undo
+        assert target.compute.firewall_names(undo["project"], RULE_PREFIX) == []
+        for instance in undo["instances"]:
+            tags = target.compute.network_tags(parse_provider_id(instance))
+            assert tags is not None and undo["tag"] not in tags.items
