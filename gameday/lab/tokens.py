@@ -80,7 +80,9 @@ class Tokens:
             raise ValueError(f"scopes {sorted(scopes)} do not allow reading metrics (need "
                              "monitoring.read)")
         now = time.time()
-        self._expiry = {t: e for t, e in self._expiry.items() if e > now}  # forget stale ones
+        # forget long-dead tokens, but not so soon that a late one is not told "expired"
+        self._expiry = {t: e for t, e in self._expiry.items()
+                        if e > now - 10 * self.lifetime_s}
         token = "ya29.lab-" + secrets.token_urlsafe(32)
         self._expiry[token] = now + self.lifetime_s
         self.issued += 1
