@@ -28,6 +28,7 @@ from gameday.errors import GamedayError, UsageError
 from gameday.evidence import Evidence
 from gameday.expectations import Expectations
 from gameday.loading import Loading
+from gameday.provisioning import Provisioning
 from gameday.scenario_values import parse
 from gameday.verdicts import Verdicts
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from gameday.lab.profiles import Profile
     from gameday.load.cluster import ClusterLoad
     from gameday.load.runner import LoadRun
+    from gameday.provision.provisioned import Provisioned
     from gameday.run import RunContext
 
 F = TypeVar("F", bound="Fault")
@@ -53,10 +55,11 @@ def _utc(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, dt.UTC)
 
 
-class GameDay(Loading, Verdicts, Expectations):
+class GameDay(Loading, Verdicts, Expectations, Provisioning):
     """One scenario's game day; built by the `gameday` fixture. SLO judging comes from
     `Verdicts` (gameday/verdicts.py), checks on the app and nodes from `Expectations`
-    (gameday/expectations.py), the load from `Loading` (gameday/loading.py)."""
+    (gameday/expectations.py), the load from `Loading` (gameday/loading.py), the cluster
+    state it runs in from `Provisioning` (gameday/provisioning.py)."""
 
     def __init__(self, run: RunContext, item: pytest.Item) -> None:
         self.run = run
@@ -71,6 +74,7 @@ class GameDay(Loading, Verdicts, Expectations):
         self._load_prom_url: str | None = None  # runner load off the lab: the run's Prometheus
         self._events: EventRecorder | bool | None = None  # False: no cluster to read
         self._lock: Lock | None = None  # held from the first fault to the end of the test
+        self._states: list[Provisioned] = []  # undone at close, after the faults
 
     # -- target ------------------------------------------------------------------------------
     @property
@@ -236,11 +240,14 @@ class GameDay(Loading, Verdicts, Expectations):
 
     # -- end of test -----------------------------------------------------------------------------
     def close(self, outcome: Mapping[str, Any]) -> None:
-        """Revert what the test left injected, give the cluster lock back, then write the
-        evidence for the reports."""
+        """Revert what the test left injected, undo the states it provisioned, give the
+        cluster lock back, then write the evidence for the reports."""
         try:
-            for fault in list(reversed(self._faults)):
-                fault.revert()
+            try:
+                for fault in list(reversed(self._faults)):
+                    fault.revert()
+            finally:
+                self.close_states()
         finally:
             if self._lock is not None and self._lock.release():
                 self.evidence.event("gameday.unlocked", "released the cluster lock: the game "

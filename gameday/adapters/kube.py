@@ -83,12 +83,15 @@ class KubeAdapter:
     # -- transport --------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
-                body: Any = None, form: Mapping[str, Any] | None = None) -> Any:
+                body: Any = None, form: Mapping[str, Any] | None = None,
+                content_type: str | None = None) -> Any:
         """Any apiserver path with the adapter's auth and timeouts; the decoded JSON answer.
 
-        For the objects gameday manages whole (the load's pods and ConfigMap) and for the pod
-        proxy (`/api/v1/namespaces/NS/pods/NAME:PORT/proxy/...`, a form POST with `form`)."""
-        return self._call(method, path, query=query, body=body, form=form)
+        For the objects gameday manages whole (the load's pods and ConfigMap, provisioned
+        manifests: `content_type` picks a patch kind) and for the pod proxy
+        (`/api/v1/namespaces/NS/pods/NAME:PORT/proxy/...`, a form POST with `form`)."""
+        return self._call(method, path, query=query, body=body, form=form,
+                          content_type=content_type)
 
     def _call(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
               body: Any = None, content_type: str | None = None,
