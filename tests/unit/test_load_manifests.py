@@ -24,7 +24,7 @@ PLACEMENT = Placement(image="locustio/locust:2.47.0", workers=2,
 
 
 def test_worker_pods_are_scraped_bounded_and_kept_out_of_the_avoided_zone() -> None:
-    pod = manifests.worker_pod(1, Names("r1"), PLACEMENT, BUNDLE, "10.0.0.7", ["--host=h"],
+    pod = manifests.worker_pod(1, Names("r1"), PLACEMENT, BUNDLE, "127.20.0.7", ["--host=h"],
                                1e9, 600)
     spec = pod["spec"]
     assert pod["metadata"]["name"] == "gameday-load-r1-worker-1"
@@ -36,7 +36,7 @@ def test_worker_pods_are_scraped_bounded_and_kept_out_of_the_avoided_zone() -> N
         {"key": "topology.kubernetes.io/zone", "operator": "NotIn",
          "values": ["europe-west1-b"]}]
     args = spec["containers"][0]["args"]
-    assert "--master-host=10.0.0.7" in args and "--worker" in args
+    assert "--master-host=127.20.0.7" in args and "--worker" in args
     env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
     assert env["GAMEDAY_LOAD_RUN"] == "r1" and env["GAMEDAY_LOAD_METRICS_ADDR"] == "$(POD_IP)"
 
